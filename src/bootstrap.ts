@@ -1,0 +1,36 @@
+import type { Config } from './config.ts';
+import type { AppContext } from './context.ts';
+import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.ts';
+import { JobRunner } from './jobs/index.ts';
+import { createLogger, type Logger } from './log.ts';
+
+export interface Runtime {
+  ctx: AppContext;
+  handle: DatabaseHandle;
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates it and makes the context every command and test starts from. */
+export async function openRuntime(
+  config: Config,
+  options: { log?: Logger; pgSchema?: string; migrate?: boolean } = {},
+): Promise<Runtime> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const handle = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    sqliteFile: config.sqliteFile,
+    sqliteSynchronous: config.sqliteSynchronous,
+    ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
+  });
+  if (options.migrate !== false) await migrateToLatest(handle.db);
+  const jobs = new JobRunner(handle.db, handle.dialect, log);
+  const ctx: AppContext = { config, db: handle.db, dialect: handle.dialect, log, jobs };
+  return {
+    ctx,
+    handle,
+    async close() {
+      await jobs.stop();
+      await handle.close();
+    },
+  };
+}

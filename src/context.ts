@@ -1,0 +1,13 @@
+import type { Config } from './config.ts';
+import type { DB, DialectName } from './db/index.ts';
+import type { JobRunner } from './jobs/index.ts';
+import type { Logger } from './log.ts';
+
+/** What every service is built from: settings, the database, the logger and the job queue. */
+export interface AppContext {
+  config: Config;
+  db: DB;
+  dialect: DialectName;
+  log: Logger;
+  jobs: JobRunner;
+}

@@ -1,0 +1,79 @@
+import Sqlite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type DatabaseConnection,
+  type Driver,
+} from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pg from 'pg';
+import type { Database, DB } from './database.ts';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined;
+  sqliteFile: string;
+  sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** PostgreSQL schema to use (tests isolate themselves with one each). */
+  pgSchema?: string;
+  pgPoolSize?: number;
+}
+
+export interface DatabaseHandle {
+  db: DB;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+// int8 (counts, sums) as JS numbers: our counts stay far below 2^53.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+/**
+ * SQLite transactions start with BEGIN IMMEDIATE so that a second process (a CLI import while the
+ * server runs) waits on busy_timeout instead of failing when a read transaction upgrades to a write.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const begin = CompiledQuery.raw('begin immediate');
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(begin);
+    };
+    return driver;
+  }
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl) {
+    const schema = options.pgSchema;
+    if (schema) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+      const client = new pg.Client({ connectionString: options.databaseUrl });
+      await client.connect();
+      await client.query(`create schema if not exists ${schema}`);
+      await client.end();
+    }
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.pgPoolSize ?? 10,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    // An idle client losing its server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  mkdirSync(dirname(options.sqliteFile), { recursive: true });
+  const database = new Sqlite(options.sqliteFile);
+  database.pragma('journal_mode = WAL');
+  database.pragma(`synchronous = ${options.sqliteSynchronous ?? 'NORMAL'}`);
+  database.pragma('busy_timeout = 10000');
+  database.pragma('foreign_keys = ON');
+  database.pragma('cache_size = -65536');
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely/migration';
+import * as m0001 from './0001-spine.ts';
+
+/** Every migration, in order. Names sort in the order they run. */
+export const migrations: Record<string, Migration> = {
+  '0001-spine': m0001,
+};

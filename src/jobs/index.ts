@@ -1,0 +1,2 @@
+export { JobRunner, enqueueJob, type JobHandler, type JobRunnerOptions } from './runner.ts';
+export { findJob, type NewJob } from './store.ts';

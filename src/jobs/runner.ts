@@ -1,0 +1,126 @@
+import type { DB, DialectName, Executor } from '../db/index.ts';
+import type { Logger } from '../log.ts';
+import {
+  claimNextJob,
+  deleteFinishedJobsBefore,
+  insertJob,
+  markJobDone,
+  markJobFailed,
+  type NewJob,
+} from './store.ts';
+
+export type JobHandler = (
+  payload: Record<string, unknown>,
+  job: { id: string; attempts: number },
+) => Promise<void>;
+
+/**
+ * Enqueue inside the caller's transaction, so the job exists exactly when the write that needs it
+ * was committed.
+ */
+export function enqueueJob(executor: Executor, job: NewJob): Promise<string> {
+  return insertJob(executor, job);
+}
+
+export interface JobRunnerOptions {
+  pollMs?: number;
+  concurrency?: number;
+  leaseMs?: number;
+}
+
+/** The embedded job queue: a table polled in-process. Handlers must be idempotent. */
+export class JobRunner {
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly db: DB;
+  private readonly dialect: DialectName;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running = 0;
+  private stopped = true;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(db: DB, dialect: DialectName, log: Logger, options: JobRunnerOptions = {}) {
+    this.db = db;
+    this.dialect = dialect;
+    this.log = log;
+    this.pollMs = options.pollMs ?? 500;
+    this.concurrency = options.concurrency ?? 2;
+    this.leaseMs = options.leaseMs ?? 10 * 60_000;
+  }
+
+  register(queue: string, handler: JobHandler): void {
+    this.handlers.set(queue, handler);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for the jobs in hand to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+
+  /** Runs ready jobs until none is left; returns how many ran. Tests and the CLI use it. */
+  async drain(): Promise<number> {
+    let count = 0;
+    while (await this.runOne()) count++;
+    return count;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), delay);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    const work: Promise<boolean>[] = [];
+    for (let i = this.running; i < this.concurrency; i++) work.push(this.runOne());
+    const round = Promise.all(work).then(() => undefined);
+    this.idle = round;
+    const results = await Promise.all(work);
+    // Keep going while there is work; poll again later when the queue is empty.
+    this.schedule(results.some(Boolean) ? 0 : this.pollMs);
+  }
+
+  private async runOne(): Promise<boolean> {
+    let job;
+    try {
+      job = await claimNextJob(this.db, this.dialect, [...this.handlers.keys()], this.leaseMs);
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not claim a job');
+      return false;
+    }
+    if (!job) return false;
+    const handler = this.handlers.get(job.queue)!;
+    this.running++;
+    try {
+      await handler(JSON.parse(job.payload) as Record<string, unknown>, {
+        id: job.id,
+        attempts: job.attempts,
+      });
+      await markJobDone(this.db, job.id);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const retry = job.attempts < job.max_attempts;
+      const retryAt = retry ? new Date(Date.now() + Math.min(2 ** job.attempts * 1000, 15 * 60_000)) : null;
+      this.log.warn({ queue: job.queue, jobId: job.id, attempts: job.attempts, err: message }, 'job failed');
+      await markJobFailed(this.db, job, message, retryAt).catch(() => undefined);
+    } finally {
+      this.running--;
+    }
+    return true;
+  }
+
+  async purgeFinished(olderThanMs = 7 * 24 * 3600_000): Promise<void> {
+    await deleteFinishedJobsBefore(this.db, new Date(Date.now() - olderThanMs).toISOString());
+  }
+}

@@ -1,0 +1,106 @@
+import type { DialectName, Executor, JobRow } from '../db/index.ts';
+import { newId, nowIso } from '../ids.ts';
+
+export interface NewJob {
+  queue: string;
+  payload: Record<string, unknown>;
+  /** Higher runs first (transactional email before bulk). */
+  priority?: number;
+  runAt?: Date;
+  maxAttempts?: number;
+}
+
+export async function insertJob(db: Executor, job: NewJob): Promise<string> {
+  const id = newId();
+  const now = nowIso();
+  await db
+    .insertInto('jobs')
+    .values({
+      id,
+      queue: job.queue,
+      payload: JSON.stringify(job.payload),
+      priority: job.priority ?? 0,
+      state: 'queued',
+      attempts: 0,
+      max_attempts: job.maxAttempts ?? 5,
+      run_at: (job.runAt ?? new Date()).toISOString(),
+      locked_until: null,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  return id;
+}
+
+/** Claims the next ready job (or one whose lease expired after a crash) for `leaseMs`. */
+export async function claimNextJob(
+  db: Executor,
+  dialect: DialectName,
+  queues: readonly string[],
+  leaseMs: number,
+): Promise<JobRow | undefined> {
+  if (queues.length === 0) return undefined;
+  const now = new Date();
+  const nowText = now.toISOString();
+  return db.transaction().execute(async (trx) => {
+    let select = trx
+      .selectFrom('jobs')
+      .selectAll()
+      .where('queue', 'in', queues)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', nowText)]),
+          eb.and([eb('state', '=', 'running'), eb('locked_until', '<', nowText)]),
+        ]),
+      )
+      .orderBy('priority', 'desc')
+      .orderBy('run_at')
+      .limit(1);
+    if (dialect === 'postgres') select = select.forUpdate().skipLocked();
+    const job = await select.executeTakeFirst();
+    if (!job) return undefined;
+    const lockedUntil = new Date(now.getTime() + leaseMs).toISOString();
+    await trx
+      .updateTable('jobs')
+      .set({ state: 'running', attempts: job.attempts + 1, locked_until: lockedUntil, updated_at: nowText })
+      .where('id', '=', job.id)
+      .execute();
+    return { ...job, state: 'running', attempts: job.attempts + 1, locked_until: lockedUntil };
+  });
+}
+
+export async function markJobDone(db: Executor, id: string): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({ state: 'done', locked_until: null, updated_at: nowIso() })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markJobFailed(
+  db: Executor,
+  job: JobRow,
+  error: string,
+  retryAt: Date | null,
+): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({
+      state: retryAt ? 'queued' : 'failed',
+      run_at: retryAt ? retryAt.toISOString() : job.run_at,
+      locked_until: null,
+      last_error: error.slice(0, 2000),
+      updated_at: nowIso(),
+    })
+    .where('id', '=', job.id)
+    .execute();
+}
+
+export async function findJob(db: Executor, id: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function deleteFinishedJobsBefore(db: Executor, before: string): Promise<void> {
+  await db.deleteFrom('jobs').where('state', '=', 'done').where('updated_at', '<', before).execute();
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import type { AppContext } from '../context.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface OpsPluginOptions {
+  ctx: AppContext;
+  metrics: Metrics;
+}
+
+export async function opsPlugin(app: FastifyInstance, { ctx, metrics }: OpsPluginOptions): Promise<void> {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } },
+          503: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } },
+        },
+      },
+    },
+    async (_request, reply) => {
+      try {
+        await sql`select 1`.execute(ctx.db);
+        return { status: 'ok', database: ctx.dialect };
+      } catch {
+        return reply.status(503).send({ status: 'unavailable', database: ctx.dialect });
+      }
+    },
+  );
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
