@@ -1,4 +1,5 @@
 import type { parseArgs } from 'node:util';
+import { authCommands } from './auth/commands.ts';
 
 /**
  * Commands other capabilities add to the CLI (`user add`, `import`, `export`, `demo`, …).
@@ -12,4 +13,4 @@ export interface CliCommand {
   run(args: string[], parse: typeof parseArgs): Promise<number>;
 }
 
-export const cliCommands: CliCommand[] = [];
+export const cliCommands: CliCommand[] = [...authCommands];

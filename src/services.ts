@@ -1,4 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import {
+  authPlugin,
+  createAuthService,
+  installAuthHooks,
+  printFirstOwnerLink,
+  type AuthService,
+} from './auth/index.ts';
 import type { AppContext } from './context.ts';
 
 /**
@@ -8,17 +15,32 @@ import type { AppContext } from './context.ts';
  */
 export interface Services {
   ctx: AppContext;
+  auth: AuthService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
 
 export function createServices(ctx: AppContext): Services {
-  return { ctx };
+  const auth = createAuthService(ctx);
+  return {
+    ctx,
+    auth,
+    afterListen: [() => printFirstOwnerLink(auth, (line) => console.log(line))],
+  };
 }
+
+/** Admin home links, one per capability. */
+const homeSections = [
+  { href: '/admin/people', label: 'People', text: 'search supporters, see their history, export' },
+  { href: '/admin/imports/new', label: 'Import', text: 'add supporters from a CSV file' },
+];
 
 /** Registers each capability's Fastify plugin. */
 export async function registerPlugins(
-  _app: FastifyInstance,
-  _ctx: AppContext,
-  _services: Services,
-): Promise<void> {}
+  app: FastifyInstance,
+  ctx: AppContext,
+  services: Services,
+): Promise<void> {
+  installAuthHooks(app, services.auth, ctx);
+  await app.register(authPlugin, { ctx, auth: services.auth, homeSections: () => homeSections });
+}

@@ -1,0 +1,342 @@
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { AppContext } from '../context.ts';
+import { AppError, isAppError } from '../errors.ts';
+import { requireRole, userOf } from './guard.ts';
+import { homePage, invitePage, loginPage, usersPage } from './pages.ts';
+import { isRole } from './roles.ts';
+import { MIN_PASSWORD_LENGTH, type AuthService } from './service.ts';
+
+export const SESSION_COOKIE = 'undersign_session';
+const LOGIN_CSRF_COOKIE = 'undersign_login';
+
+const adminCsp = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "object-src 'none'",
+].join('; ');
+
+function meta(request: FastifyRequest) {
+  return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+}
+
+/** Only same-site admin paths are followed after sign-in (no open redirect). */
+function safeNext(next: string | undefined): string {
+  if (next && /^\/admin(\/[^\\]*)?(\?.*)?$/.test(next) && !next.startsWith('//')) return next;
+  return '/admin';
+}
+
+function isAdminPath(url: string): boolean {
+  return url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
+}
+
+const sessionExempt = /^\/admin\/(login|invite\/[^/?]+)(\?|$)/;
+
+/**
+ * Hooks on the root instance: every request under /admin learns who is signed in, and every
+ * state-changing admin request must carry the session's CSRF token.
+ */
+export function installAuthHooks(app: FastifyInstance, auth: AuthService, ctx: AppContext): void {
+  app.decorateRequest('currentUser', null);
+  const secureCookie = ctx.config.publicUrl.startsWith('https://');
+
+  app.addHook('onRequest', async (request) => {
+    if (!isAdminPath(request.url) && !request.url.startsWith('/api/')) return;
+    request.currentUser = await auth.userForSession(request.cookies[SESSION_COOKIE]);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+    if (!isAdminPath(request.url) || sessionExempt.test(request.url)) return;
+    const user = request.currentUser;
+    if (!user) return; // requireRole answers 401
+    const body = request.body as Record<string, unknown> | undefined;
+    const query = request.query as Record<string, unknown> | undefined;
+    const token =
+      (body && typeof body === 'object' ? body._csrf : undefined) ??
+      request.headers['x-csrf-token'] ??
+      query?._csrf;
+    if (!auth.verifyCsrf(user, token)) {
+      throw new AppError(
+        'forbidden',
+        'This form has expired or did not come from this site. Reload the page and try again.',
+      );
+    }
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    if (isAdminPath(request.url)) {
+      reply.header('content-security-policy', adminCsp);
+      reply.header('x-frame-options', 'DENY');
+      reply.header('cache-control', 'no-store');
+    }
+    if (secureCookie) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+  });
+
+  app.decorate('sessionCookieOptions', {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure: secureCookie,
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessionCookieOptions: { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean };
+  }
+}
+
+export interface AuthPluginOptions {
+  ctx: AppContext;
+  auth: AuthService;
+  homeSections: () => readonly { href: string; label: string; text: string }[];
+}
+
+export async function authPlugin(
+  instance: FastifyInstance,
+  { ctx, auth, homeSections }: AuthPluginOptions,
+): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+  const orgName = ctx.config.orgName;
+  const html = (reply: FastifyReply) => reply.type('text/html; charset=utf-8');
+
+  function newLoginCsrf(reply: FastifyReply): string {
+    const token = randomBytes(18).toString('base64url');
+    reply.setCookie(LOGIN_CSRF_COOKIE, token, { ...instance.sessionCookieOptions, path: '/admin' });
+    return token;
+  }
+
+  app.get(
+    '/admin/login',
+    { schema: { querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) }) } },
+    async (request, reply) => {
+      if (request.currentUser) return reply.redirect(safeNext(request.query.next), 303);
+      return html(reply).send(
+        loginPage({ next: safeNext(request.query.next), loginCsrf: newLoginCsrf(reply), orgName }).value,
+      );
+    },
+  );
+
+  app.post(
+    '/admin/login',
+    {
+      schema: {
+        body: Type.Object({
+          email: Type.String({ maxLength: 320 }),
+          password: Type.String({ maxLength: 1000 }),
+          next: Type.Optional(Type.String({ maxLength: 2000 })),
+          _login_csrf: Type.Optional(Type.String({ maxLength: 100 })),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const next = safeNext(request.body.next);
+      const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
+      if (!cookieToken || cookieToken !== request.body._login_csrf) {
+        reply.status(403);
+        return html(reply).send(
+          loginPage({
+            next,
+            loginCsrf: newLoginCsrf(reply),
+            email: request.body.email,
+            error: 'The sign-in form expired. Please try again.',
+            orgName,
+          }).value,
+        );
+      }
+      try {
+        const token = await auth.signIn(request.body.email, request.body.password, meta(request));
+        reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/admin' });
+        reply.setCookie(SESSION_COOKIE, token, instance.sessionCookieOptions);
+        return reply.redirect(next, 303);
+      } catch (error) {
+        if (!isAppError(error) || (error.code !== 'unauthorized' && error.code !== 'rate_limited'))
+          throw error;
+        reply.status(error.status);
+        return html(reply).send(
+          loginPage({
+            next,
+            loginCsrf: newLoginCsrf(reply),
+            email: request.body.email,
+            error: error.message,
+            orgName,
+          }).value,
+        );
+      }
+    },
+  );
+
+  app.post('/admin/logout', async (request, reply) => {
+    await auth.signOut(request.cookies[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return reply.redirect('/admin/login', 303);
+  });
+
+  app.get('/admin', { preHandler: requireRole('viewer') }, async (request, reply) =>
+    html(reply).send(homePage(userOf(request), orgName, homeSections()).value),
+  );
+
+  const inviteParams = Type.Object({ token: Type.String({ maxLength: 100 }) });
+
+  app.get('/admin/invite/:token', { schema: { params: inviteParams } }, async (request, reply) => {
+    const invite = await auth.findUsableInvite(request.params.token);
+    return html(reply).send(
+      invitePage({
+        token: request.params.token,
+        email: invite.email,
+        role: invite.role,
+        orgName,
+        minPassword: MIN_PASSWORD_LENGTH,
+      }).value,
+    );
+  });
+
+  app.post(
+    '/admin/invite/:token',
+    {
+      schema: {
+        params: inviteParams,
+        body: Type.Object({
+          email: Type.Optional(Type.String({ maxLength: 320 })),
+          display_name: Type.Optional(Type.String({ maxLength: 200 })),
+          password: Type.String({ maxLength: 1000 }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const invite = await auth.findUsableInvite(request.params.token);
+      try {
+        const token = await auth.acceptInvite(
+          request.params.token,
+          {
+            email: request.body.email ?? '',
+            password: request.body.password,
+            displayName: request.body.display_name ?? null,
+          },
+          meta(request),
+        );
+        reply.setCookie(SESSION_COOKIE, token, instance.sessionCookieOptions);
+        return reply.redirect('/admin', 303);
+      } catch (error) {
+        if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'conflict')) throw error;
+        reply.status(error.status);
+        return html(reply).send(
+          invitePage({
+            token: request.params.token,
+            email: invite.email,
+            role: invite.role,
+            error: error.message,
+            values: { email: request.body.email ?? '', displayName: request.body.display_name ?? '' },
+            orgName,
+            minPassword: MIN_PASSWORD_LENGTH,
+          }).value,
+        );
+      }
+    },
+  );
+
+  const ownerOnly = { preHandler: requireRole('owner') };
+
+  app.get('/admin/users', ownerOnly, async (request, reply) =>
+    html(reply).send(usersPage({ user: userOf(request), users: await auth.listAllUsers(), orgName }).value),
+  );
+
+  app.post(
+    '/admin/users/invite',
+    {
+      ...ownerOnly,
+      schema: {
+        body: Type.Object({
+          email: Type.Optional(Type.String({ maxLength: 320 })),
+          role: Type.String(),
+          _csrf: Type.String(),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const user = userOf(request);
+      const role = request.body.role;
+      try {
+        if (!isRole(role)) throw new AppError('invalid', 'Choose one of the listed roles.');
+        const invite = await auth.createInvite({
+          role,
+          email: request.body.email || null,
+          createdBy: user.id,
+        });
+        return html(reply).send(
+          usersPage({
+            user,
+            users: await auth.listAllUsers(),
+            orgName,
+            invite: { url: invite.url, role, expiresAt: invite.expiresAt },
+          }).value,
+        );
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        reply.status(error.status);
+        return html(reply).send(
+          usersPage({ user, users: await auth.listAllUsers(), orgName, error: error.message }).value,
+        );
+      }
+    },
+  );
+
+  const userParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+  app.post(
+    '/admin/users/:id/role',
+    {
+      ...ownerOnly,
+      schema: { params: userParams, body: Type.Object({ role: Type.String(), _csrf: Type.String() }) },
+    },
+    async (request, reply) => {
+      const user = userOf(request);
+      try {
+        if (!isRole(request.body.role)) throw new AppError('invalid', 'Choose one of the listed roles.');
+        await auth.changeRole(user, request.params.id, request.body.role);
+        if (request.params.id === user.id) return reply.redirect('/admin/login', 303);
+        return html(reply).send(
+          usersPage({ user, users: await auth.listAllUsers(), orgName, notice: 'Role changed.' }).value,
+        );
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        reply.status(error.status);
+        return html(reply).send(
+          usersPage({ user, users: await auth.listAllUsers(), orgName, error: error.message }).value,
+        );
+      }
+    },
+  );
+
+  for (const action of ['disable', 'enable'] as const) {
+    app.post(
+      `/admin/users/:id/${action}`,
+      { ...ownerOnly, schema: { params: userParams, body: Type.Object({ _csrf: Type.String() }) } },
+      async (request, reply) => {
+        const user = userOf(request);
+        try {
+          await auth.setDisabled(user, request.params.id, action === 'disable');
+          return html(reply).send(
+            usersPage({ user, users: await auth.listAllUsers(), orgName, notice: `User ${action}d.` }).value,
+          );
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          reply.status(error.status);
+          return html(reply).send(
+            usersPage({ user, users: await auth.listAllUsers(), orgName, error: error.message }).value,
+          );
+        }
+      },
+    );
+  }
+}

@@ -1,0 +1,106 @@
+import type { Executor, SessionRow, UserRow } from '../db/index.ts';
+import type { Insertable, Updateable } from 'kysely';
+import type { AuditLogTable, InvitesTable, UsersTable } from '../db/database.ts';
+
+export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+}
+
+export async function findUserById(db: Executor, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listUsers(db: Executor): Promise<UserRow[]> {
+  return db.selectFrom('users').selectAll().orderBy('email').execute();
+}
+
+export async function countUsers(
+  db: Executor,
+  filter: { role?: string; activeOnly?: boolean } = {},
+): Promise<number> {
+  let query = db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count'));
+  if (filter.role) query = query.where('role', '=', filter.role);
+  if (filter.activeOnly) query = query.where('disabled_at', 'is', null);
+  const row = await query.executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export async function insertUser(db: Executor, user: Insertable<UsersTable>): Promise<void> {
+  await db.insertInto('users').values(user).execute();
+}
+
+export async function updateUser(db: Executor, id: string, changes: Updateable<UsersTable>): Promise<void> {
+  await db.updateTable('users').set(changes).where('id', '=', id).execute();
+}
+
+export async function insertSession(db: Executor, session: SessionRow): Promise<void> {
+  await db.insertInto('sessions').values(session).execute();
+}
+
+export async function findSessionWithUser(
+  db: Executor,
+  sessionId: string,
+): Promise<{ session: SessionRow; user: UserRow } | undefined> {
+  const session = await db.selectFrom('sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
+  if (!session) return undefined;
+  const user = await findUserById(db, session.user_id);
+  return user ? { session, user } : undefined;
+}
+
+export async function touchSession(
+  db: Executor,
+  sessionId: string,
+  lastSeenAt: string,
+  expiresAt: string,
+): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ last_seen_at: lastSeenAt, expires_at: expiresAt })
+    .where('id', '=', sessionId)
+    .execute();
+}
+
+export async function deleteSession(db: Executor, sessionId: string): Promise<void> {
+  await db.deleteFrom('sessions').where('id', '=', sessionId).execute();
+}
+
+export async function deleteSessionsOfUser(db: Executor, userId: string): Promise<void> {
+  await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+}
+
+export async function deleteExpiredSessions(db: Executor, now: string): Promise<void> {
+  await db.deleteFrom('sessions').where('expires_at', '<', now).execute();
+}
+
+export async function insertInvite(db: Executor, invite: Insertable<InvitesTable>): Promise<void> {
+  await db.insertInto('invites').values(invite).execute();
+}
+
+export async function findInvite(db: Executor, id: string) {
+  return db.selectFrom('invites').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Marks an invite used; returns false when it was already used (a second click or a race). */
+export async function markInviteUsed(db: Executor, id: string, usedAt: string): Promise<boolean> {
+  const result = await db
+    .updateTable('invites')
+    .set({ used_at: usedAt })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function insertAuditEntry(db: Executor, entry: Insertable<AuditLogTable>): Promise<void> {
+  await db.insertInto('audit_log').values(entry).execute();
+}
+
+export async function listAuditEntries(
+  db: Executor,
+  filter: { subjectType?: string; subjectId?: string; limit: number },
+) {
+  let query = db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(filter.limit);
+  if (filter.subjectType) query = query.where('subject_type', '=', filter.subjectType);
+  if (filter.subjectId) query = query.where('subject_id', '=', filter.subjectId);
+  return query.execute();
+}
