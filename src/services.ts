@@ -7,6 +7,7 @@ import {
   type AuthService,
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
+import { createMailService, type MailService } from './mail/index.ts';
 
 /**
  * Every capability's service, built once per process. Capabilities reach each other only through
@@ -16,15 +17,18 @@ import type { AppContext } from './context.ts';
 export interface Services {
   ctx: AppContext;
   auth: AuthService;
+  mail: MailService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
 
 export function createServices(ctx: AppContext): Services {
   const auth = createAuthService(ctx);
+  const mail = createMailService(ctx);
   return {
     ctx,
     auth,
+    mail,
     afterListen: [() => printFirstOwnerLink(auth, (line) => console.log(line))],
   };
 }

@@ -186,7 +186,36 @@ export interface ImportsTable {
   finished_at: string | null;
 }
 
+export interface TransactionalEmailsTable {
+  id: string;
+  kind: string;
+  person_id: string | null;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  html_body: string | null;
+  attachments: string;
+  status: string;
+  message_id: string | null;
+  last_error: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  message_id: string;
+  from_address: string;
+  to_address: string;
+  subject: string;
+  kind: string | null;
+  raw: string;
+  created_at: string;
+}
+
 export interface Database {
+  transactional_emails: TransactionalEmailsTable;
+  outbox: OutboxTable;
   people: PeopleTable;
   emails: EmailsTable;
   addresses: AddressesTable;

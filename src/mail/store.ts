@@ -1,0 +1,73 @@
+import type { Insertable, Selectable } from 'kysely';
+import type { OutboxTable, TransactionalEmailsTable } from '../db/database.ts';
+import type { Executor } from '../db/index.ts';
+
+export type TransactionalEmailRow = Selectable<TransactionalEmailsTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+
+export async function insertTransactionalEmail(
+  db: Executor,
+  row: Insertable<TransactionalEmailsTable>,
+): Promise<void> {
+  await db.insertInto('transactional_emails').values(row).execute();
+}
+
+export async function findTransactionalEmail(
+  db: Executor,
+  id: string,
+): Promise<TransactionalEmailRow | undefined> {
+  return db.selectFrom('transactional_emails').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function markTransactionalEmail(
+  db: Executor,
+  id: string,
+  changes: {
+    status: string;
+    message_id?: string | null;
+    sent_at?: string | null;
+    last_error?: string | null;
+  },
+): Promise<void> {
+  await db.updateTable('transactional_emails').set(changes).where('id', '=', id).execute();
+}
+
+export async function listTransactionalEmailsForPerson(
+  db: Executor,
+  personId: string,
+): Promise<TransactionalEmailRow[]> {
+  return db
+    .selectFrom('transactional_emails')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+export async function insertOutboxMessage(db: Executor, row: Insertable<OutboxTable>): Promise<void> {
+  await db.insertInto('outbox').values(row).execute();
+}
+
+export async function listOutbox(
+  db: Executor,
+  filter: { to?: string; limit: number; offset: number },
+): Promise<OutboxRow[]> {
+  let query = db
+    .selectFrom('outbox')
+    .selectAll()
+    .orderBy('id', 'desc')
+    .limit(filter.limit)
+    .offset(filter.offset);
+  if (filter.to) query = query.where('to_address', '=', filter.to.toLowerCase());
+  return query.execute();
+}
+
+export async function countOutbox(db: Executor, filter: { to?: string } = {}): Promise<number> {
+  let query = db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('count'));
+  if (filter.to) query = query.where('to_address', '=', filter.to.toLowerCase());
+  return Number((await query.executeTakeFirstOrThrow()).count);
+}
+
+export async function findOutboxMessage(db: Executor, id: string): Promise<OutboxRow | undefined> {
+  return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
+}
