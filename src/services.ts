@@ -8,6 +8,7 @@ import {
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
 import { createMailService, type MailService } from './mail/index.ts';
+import { createPeopleService, type PeopleService } from './people/index.ts';
 
 /**
  * Every capability's service, built once per process. Capabilities reach each other only through
@@ -18,6 +19,7 @@ export interface Services {
   ctx: AppContext;
   auth: AuthService;
   mail: MailService;
+  people: PeopleService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -25,10 +27,12 @@ export interface Services {
 export function createServices(ctx: AppContext): Services {
   const auth = createAuthService(ctx);
   const mail = createMailService(ctx);
+  const people = createPeopleService(ctx);
   return {
     ctx,
     auth,
     mail,
+    people,
     afterListen: [() => printFirstOwnerLink(auth, (line) => console.log(line))],
   };
 }

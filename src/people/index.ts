@@ -1,0 +1,12 @@
+export { createPeopleService } from './service.ts';
+export type {
+  PeopleFilters,
+  PeoplePage,
+  PeopleSearch,
+  PeopleService,
+  PersonDetail,
+  PersonSummary,
+} from './service.ts';
+export type { ImportOptions, ImportService, ImportStatus } from './import/service.ts';
+export type { EmailStatus, MergeResult, PersonInput, PostalAddressInput } from './types.ts';
+export { normaliseEmail, tryNormaliseEmail } from './normalize.ts';

@@ -1,0 +1,300 @@
+import type { AppContext } from '../context.ts';
+import type { Executor, PersonRow } from '../db/index.ts';
+import { AppError } from '../errors.ts';
+import { newId, nowIso } from '../ids.ts';
+import { createImportService, type ImportService } from './import/service.ts';
+import { mergePeople } from './merge.ts';
+import { normalisePostalCode, tryNormaliseEmail } from './normalize.ts';
+import * as store from './store.ts';
+import type { EmailStatus, MergeResult, PersonInput } from './types.ts';
+
+export interface PeopleFilters {
+  /** Text found in the name or an email address (case-insensitive). */
+  q?: string | undefined;
+  email?: string | undefined;
+  tag?: string | undefined;
+  /** Postal code or its beginning ("SW1A" finds "SW1A 1AA"). */
+  postalCode?: string | undefined;
+}
+
+export interface PeopleSearch extends PeopleFilters {
+  page?: number | undefined;
+  perPage?: number | undefined;
+}
+
+export interface PersonSummary {
+  id: string;
+  givenName: string | null;
+  familyName: string | null;
+  language: string | null;
+  source: string | null;
+  email: string | null;
+  emailStatus: EmailStatus | null;
+  phone: string | null;
+  street: string | null;
+  locality: string | null;
+  region: string | null;
+  postalCode: string | null;
+  country: string | null;
+  tags: string[];
+  customFields: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PeoplePage {
+  people: PersonSummary[];
+  total: number;
+  page: number;
+  perPage: number;
+  pages: number;
+}
+
+export interface PersonDetail {
+  id: string;
+  givenName: string | null;
+  familyName: string | null;
+  language: string | null;
+  source: string | null;
+  createdAt: string;
+  updatedAt: string;
+  emails: { id: string; address: string; status: EmailStatus; primary: boolean; createdAt: string }[];
+  addresses: {
+    id: string;
+    street: string | null;
+    locality: string | null;
+    region: string | null;
+    postalCode: string | null;
+    country: string | null;
+    primary: boolean;
+  }[];
+  phones: { id: string; number: string; primary: boolean }[];
+  tags: string[];
+  lists: string[];
+  customFields: Record<string, unknown>;
+  consents: {
+    id: string;
+    what: string;
+    granted: boolean;
+    source: string | null;
+    ip: string | null;
+    email: string | null;
+    createdAt: string;
+  }[];
+  /** Newest first. */
+  activity: { id: string; kind: string; summary: string; details: unknown; createdAt: string }[];
+}
+
+export interface PeopleService {
+  /** Creates or merges each input by normalised email (see merge.ts for the rule). */
+  mergePeople(executor: Executor, inputs: readonly PersonInput[]): Promise<MergeResult[]>;
+  mergePersonByEmail(executor: Executor, input: PersonInput): Promise<MergeResult>;
+  searchPeople(search: PeopleSearch): Promise<PeoplePage>;
+  /** Every match in id order, fetched in keyset batches so memory stays flat. */
+  streamPeople(filters: PeopleFilters): AsyncIterable<PersonSummary>;
+  getPerson(id: string): Promise<PersonDetail>;
+  addActivity(
+    executor: Executor,
+    personId: string,
+    kind: string,
+    summary: string,
+    details?: unknown,
+  ): Promise<void>;
+  countPeople(): Promise<number>;
+  imports: ImportService;
+}
+
+const streamBatch = 1000;
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+function filterValues(filters: PeopleFilters): store.PeopleFilterValues {
+  const q = filters.q?.trim().toLowerCase();
+  const email = filters.email?.trim();
+  const tag = filters.tag?.trim();
+  const postalCode = normalisePostalCode(filters.postalCode);
+  let normalisedEmail: string | undefined;
+  if (email) {
+    // An address that cannot exist matches nobody; say so rather than ignoring the filter.
+    normalisedEmail = tryNormaliseEmail(email) ?? email.toLowerCase();
+  }
+  return {
+    q: q || undefined,
+    email: normalisedEmail,
+    tag: tag || undefined,
+    postalCode: postalCode ?? undefined,
+  };
+}
+
+export function createPeopleService(ctx: AppContext): PeopleService {
+  const { db } = ctx;
+
+  /** Adds emails, first address, first phone and tags to a batch of people rows (4 queries). */
+  async function summarise(rows: PersonRow[]): Promise<PersonSummary[]> {
+    const ids = rows.map((row) => row.id);
+    const [emails, addresses, phones, tags] = [
+      await store.findEmailsByPersonIds(db, ids),
+      await store.findAddressesByPersonIds(db, ids),
+      await store.findPhonesByPersonIds(db, ids),
+      await store.findTagNamesByPersonIds(db, ids),
+    ];
+    const emailBy = new Map<string, (typeof emails)[number]>();
+    for (const row of emails) if (!emailBy.has(row.person_id)) emailBy.set(row.person_id, row);
+    const addressBy = new Map<string, (typeof addresses)[number]>();
+    for (const row of addresses) if (!addressBy.has(row.person_id)) addressBy.set(row.person_id, row);
+    const phoneBy = new Map<string, string>();
+    for (const row of phones) if (!phoneBy.has(row.person_id)) phoneBy.set(row.person_id, row.number);
+    const tagsBy = new Map<string, string[]>();
+    for (const row of tags) {
+      const list = tagsBy.get(row.person_id);
+      if (list) list.push(row.name);
+      else tagsBy.set(row.person_id, [row.name]);
+    }
+    return rows.map((row) => {
+      const email = emailBy.get(row.id);
+      const address = addressBy.get(row.id);
+      return {
+        id: row.id,
+        givenName: row.given_name,
+        familyName: row.family_name,
+        language: row.language,
+        source: row.source,
+        email: email?.address ?? null,
+        emailStatus: (email?.status as EmailStatus | undefined) ?? null,
+        phone: phoneBy.get(row.id) ?? null,
+        street: address?.street ?? null,
+        locality: address?.locality ?? null,
+        region: address?.region ?? null,
+        postalCode: address?.postal_code ?? null,
+        country: address?.country ?? null,
+        tags: tagsBy.get(row.id) ?? [],
+        customFields: parseJsonObject(row.custom_fields),
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      };
+    });
+  }
+
+  const service: PeopleService = {
+    mergePeople,
+    async mergePersonByEmail(executor, input) {
+      const [result] = await mergePeople(executor, [input]);
+      return result!;
+    },
+
+    async searchPeople(search) {
+      const perPage = Math.min(Math.max(Math.trunc(search.perPage ?? 50), 1), 500);
+      const page = Math.max(Math.trunc(search.page ?? 1), 1);
+      const filters = filterValues(search);
+      const [total, rows] = [
+        await store.countPeopleMatching(db, filters),
+        await store.listPeoplePage(db, filters, perPage, (page - 1) * perPage),
+      ];
+      return {
+        people: await summarise(rows),
+        total,
+        page,
+        perPage,
+        pages: Math.max(1, Math.ceil(total / perPage)),
+      };
+    },
+
+    async *streamPeople(filters) {
+      const values = filterValues(filters);
+      let after: string | null = null;
+      for (;;) {
+        const rows = await store.listPeopleAfter(db, values, after, streamBatch);
+        if (rows.length === 0) return;
+        for (const person of await summarise(rows)) yield person;
+        if (rows.length < streamBatch) return;
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+
+    async getPerson(id) {
+      const person = await store.findPersonById(db, id);
+      if (!person) throw new AppError('not_found', 'There is no person with that id.');
+      const [emails, addresses, phones, tags, lists, consents, activity] = [
+        await store.findEmailsByPersonIds(db, [id]),
+        await store.findAddressesByPersonIds(db, [id]),
+        await store.findPhonesByPersonIds(db, [id]),
+        await store.findTagNamesByPersonIds(db, [id]),
+        await store.findListNamesByPersonIds(db, [id]),
+        await store.findConsentsByPersonId(db, id),
+        await store.findActivityByPersonId(db, id, 500),
+      ];
+      return {
+        id: person.id,
+        givenName: person.given_name,
+        familyName: person.family_name,
+        language: person.language,
+        source: person.source,
+        createdAt: person.created_at,
+        updatedAt: person.updated_at,
+        emails: emails.map((e) => ({
+          id: e.id,
+          address: e.address,
+          status: e.status as EmailStatus,
+          primary: e.is_primary === 1,
+          createdAt: e.created_at,
+        })),
+        addresses: addresses.map((a) => ({
+          id: a.id,
+          street: a.street,
+          locality: a.locality,
+          region: a.region,
+          postalCode: a.postal_code,
+          country: a.country,
+          primary: a.is_primary === 1,
+        })),
+        phones: phones.map((p) => ({ id: p.id, number: p.number, primary: p.is_primary === 1 })),
+        tags: tags.map((t) => t.name),
+        lists: lists.map((l) => l.name),
+        customFields: parseJsonObject(person.custom_fields),
+        consents: consents.map((c) => ({
+          id: c.id,
+          what: c.what,
+          granted: c.granted === 1,
+          source: c.source,
+          ip: c.ip,
+          email: c.address,
+          createdAt: c.created_at,
+        })),
+        activity: activity.map((a) => ({
+          id: a.id,
+          kind: a.kind,
+          summary: a.summary,
+          details: a.details === null ? null : (JSON.parse(a.details) as unknown),
+          createdAt: a.created_at,
+        })),
+      };
+    },
+
+    async addActivity(executor, personId, kind, summary, details) {
+      await store.insertActivities(executor, [
+        {
+          id: newId(),
+          person_id: personId,
+          kind,
+          summary,
+          details: details === undefined ? null : JSON.stringify(details),
+          created_at: nowIso(),
+        },
+      ]);
+    },
+
+    countPeople: () => store.countAllPeople(db),
+    imports: undefined as unknown as ImportService,
+  };
+  service.imports = createImportService(ctx, service);
+  return service;
+}
