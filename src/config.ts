@@ -25,6 +25,12 @@ export interface Config {
   embeddedWorker: boolean;
   /** Trust X-Forwarded-* from a proxy in front (needed for client IPs behind one). */
   trustProxy: boolean;
+  /** ALTCHA proof-of-work on petition forms (each petition can also turn it off). */
+  signAltcha: boolean;
+  /** Signing attempts allowed per client IP per 10 minutes (0: no limit). */
+  signRateIp: number;
+  /** Signing attempts allowed per email address per hour (0: no limit). */
+  signRateEmail: number;
 }
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -70,5 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: int('MAX_UPLOAD_MB', env.MAX_UPLOAD_MB, 200) * 1024 * 1024,
     embeddedWorker: (env.EMBEDDED_WORKER ?? 'true') !== 'false',
     trustProxy: env.TRUST_PROXY === 'true',
+    signAltcha: (env.SIGN_ALTCHA ?? 'true') !== 'false',
+    signRateIp: int('SIGN_RATE_IP', env.SIGN_RATE_IP, 60),
+    signRateEmail: int('SIGN_RATE_EMAIL', env.SIGN_RATE_EMAIL, 5),
   };
 }

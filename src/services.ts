@@ -9,6 +9,7 @@ import {
 import type { AppContext } from './context.ts';
 import { createMailService, type MailService } from './mail/index.ts';
 import { createPeopleService, type PeopleService } from './people/index.ts';
+import { createPetitionService, petitionsPlugin, type PetitionService } from './petitions/index.ts';
 
 /**
  * Every capability's service, built once per process. Capabilities reach each other only through
@@ -20,6 +21,7 @@ export interface Services {
   auth: AuthService;
   mail: MailService;
   people: PeopleService;
+  petitions: PetitionService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -28,11 +30,13 @@ export function createServices(ctx: AppContext): Services {
   const auth = createAuthService(ctx);
   const mail = createMailService(ctx);
   const people = createPeopleService(ctx);
+  const petitions = createPetitionService(ctx, { people, mail });
   return {
     ctx,
     auth,
     mail,
     people,
+    petitions,
     afterListen: [() => printFirstOwnerLink(auth, (line) => console.log(line))],
   };
 }
@@ -51,4 +55,5 @@ export async function registerPlugins(
 ): Promise<void> {
   installAuthHooks(app, services.auth, ctx);
   await app.register(authPlugin, { ctx, auth: services.auth, homeSections: () => homeSections });
+  await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
 }

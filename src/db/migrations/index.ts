@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001-spine.ts';
+import * as m0004 from './0004-petitions.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
   '0001-spine': m0001,
+  '0004-petitions': m0004,
 };

@@ -1,0 +1,106 @@
+/** Public petition pages are offered in these languages. */
+export const languages = ['en', 'es'] as const;
+export type Language = (typeof languages)[number];
+
+export function pickLanguage(value: string | undefined | null, fallback: Language = 'en'): Language {
+  const primary = (value ?? '').slice(0, 2).toLowerCase();
+  return (languages as readonly string[]).includes(primary) ? (primary as Language) : fallback;
+}
+
+const en = {
+  signHeading: 'Sign the petition',
+  givenName: 'First name',
+  familyName: 'Last name',
+  email: 'Email',
+  postalCode: 'Postal code',
+  phone: 'Phone',
+  optional: '(optional)',
+  comment: 'Why are you signing? (optional, may be shown publicly)',
+  consent: 'Keep me updated by email about this and related campaigns.',
+  sign: 'Sign',
+  honeypot: 'Leave this field empty',
+  signatures: 'signatures',
+  signaturesOf: 'signatures of',
+  goalLabel: 'Progress toward the goal',
+  targets: 'Decision-makers',
+  bill: 'Bill',
+  closed: 'This petition is closed and no longer accepts signatures.',
+  draft: 'This petition is not published yet.',
+  whySigned: 'Why people signed',
+  thanksHeading: 'Thank you for signing!',
+  pendingHeading: 'Almost done: please confirm your signature',
+  pendingText: 'We sent you an email with a link. Your signature counts once you open it.',
+  alreadyHeading: 'You already signed this petition',
+  alreadyText: 'Your signature was already recorded, so nothing changed. Thank you!',
+  shareHeading: 'Share the petition',
+  shareText: 'Each person who signs through your link is credited to you.',
+  copyLink: 'Copy link',
+  copied: 'Link copied',
+  shareEmail: 'Email',
+  shareLinkLabel: 'Your share link',
+  confirmedHeading: 'Your signature is confirmed',
+  confirmedText: 'Thank you! Your signature now counts toward the goal.',
+  alreadyConfirmed: 'Your signature was already confirmed. Thank you!',
+  backToPetition: 'Back to the petition',
+  confirmSubject: (title: string) => `Please confirm your signature: ${title}`,
+  confirmBody: (name: string, title: string, link: string) =>
+    `Hello ${name},\n\nThank you for signing "${title}". Please confirm your signature by opening this link:\n\n${link}\n\nIf you did not sign, ignore this email and nothing will happen.\n`,
+  requiredField: 'required',
+  needsJs: 'If JavaScript is off, we will ask you to confirm by email.',
+  language: 'Language',
+  embedSign: 'Sign this petition',
+};
+
+type Messages = typeof en;
+
+const es: Messages = {
+  signHeading: 'Firma la petición',
+  givenName: 'Nombre',
+  familyName: 'Apellido',
+  email: 'Correo electrónico',
+  postalCode: 'Código postal',
+  phone: 'Teléfono',
+  optional: '(opcional)',
+  comment: '¿Por qué firmas? (opcional, puede mostrarse públicamente)',
+  consent: 'Quiero recibir novedades por correo sobre esta y otras campañas.',
+  sign: 'Firmar',
+  honeypot: 'Deja este campo vacío',
+  signatures: 'firmas',
+  signaturesOf: 'firmas de',
+  goalLabel: 'Progreso hacia la meta',
+  targets: 'Destinatarios',
+  bill: 'Proyecto de ley',
+  closed: 'Esta petición está cerrada y ya no acepta firmas.',
+  draft: 'Esta petición aún no está publicada.',
+  whySigned: 'Por qué firmaron',
+  thanksHeading: '¡Gracias por firmar!',
+  pendingHeading: 'Casi listo: confirma tu firma',
+  pendingText: 'Te enviamos un correo con un enlace. Tu firma cuenta cuando lo abras.',
+  alreadyHeading: 'Ya firmaste esta petición',
+  alreadyText: 'Tu firma ya estaba registrada, así que no cambió nada. ¡Gracias!',
+  shareHeading: 'Comparte la petición',
+  shareText: 'Cada persona que firme con tu enlace se te acredita.',
+  copyLink: 'Copiar enlace',
+  copied: 'Enlace copiado',
+  shareEmail: 'Correo',
+  shareLinkLabel: 'Tu enlace para compartir',
+  confirmedHeading: 'Tu firma está confirmada',
+  confirmedText: '¡Gracias! Tu firma ya cuenta para la meta.',
+  alreadyConfirmed: 'Tu firma ya estaba confirmada. ¡Gracias!',
+  backToPetition: 'Volver a la petición',
+  confirmSubject: (title: string) => `Confirma tu firma: ${title}`,
+  confirmBody: (name: string, title: string, link: string) =>
+    `Hola ${name}:\n\nGracias por firmar «${title}». Confirma tu firma abriendo este enlace:\n\n${link}\n\nSi no firmaste, ignora este correo y no pasará nada.\n`,
+  requiredField: 'obligatorio',
+  needsJs: 'Si JavaScript está desactivado, te pediremos confirmar por correo.',
+  language: 'Idioma',
+  embedSign: 'Firma esta petición',
+};
+
+export function messages(language: Language): Messages {
+  return language === 'es' ? es : en;
+}
+
+export function formatNumber(value: number, language: Language): string {
+  return new Intl.NumberFormat(language === 'es' ? 'es' : 'en').format(value);
+}

@@ -1,0 +1,860 @@
+import { createHash } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
+import type { AppContext } from '../context.ts';
+import { isUniqueViolation } from '../db/index.ts';
+import { AppError } from '../errors.ts';
+import { newId, nowIso } from '../ids.ts';
+import { AltchaGuard } from './altcha.ts';
+import { CounterBatcher } from './counters.ts';
+import { displayGoal } from './goal.ts';
+import { messages, pickLanguage } from './i18n.ts';
+import { renderMarkdown } from './markdown.ts';
+import { RateLimiter } from './rate-limit.ts';
+import * as store from './store.ts';
+import type { PetitionRow, PetitionTranslationRow, SignatureRow } from './tables.ts';
+import {
+  deriveKey,
+  makeSignedToken,
+  newReferralCode,
+  referralCodePattern,
+  verifySignedToken,
+} from './tokens.ts';
+import {
+  defaultFormSettings,
+  type CommentModeration,
+  type FieldRule,
+  type FormSettings,
+  type MailPort,
+  type PeoplePort,
+  type Petition,
+  type PetitionInput,
+  type PetitionTexts,
+  type PublicCount,
+  type RequestMeta,
+  type SignInput,
+  type SignResult,
+} from './types.ts';
+
+const CONFIRM_PURPOSE = 'petition-confirm';
+const CONFIRM_TTL_MS = 14 * 24 * 3600_000;
+/** A second confirmation email for the same signature goes out at most this often. */
+const RESEND_AFTER_MS = 10 * 60_000;
+const PETITION_CACHE_MS = 5000;
+const COUNT_CACHE_MS = 2000;
+
+const slugPattern = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const emailPattern = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+
+export interface PetitionDeps {
+  people: PeoplePort;
+  mail: MailPort;
+}
+
+export type PetitionService = ReturnType<typeof createPetitionService>;
+
+export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
+  const { db, config, log } = ctx;
+  const confirmKey = deriveKey(config.secretKey, CONFIRM_PURPOSE);
+  const altcha = new AltchaGuard(deriveKey(config.secretKey, 'altcha'));
+  const counters = new CounterBatcher(db, log);
+  const ipLimiter = new RateLimiter(config.signRateIp, 10 * 60_000);
+  const emailLimiter = new RateLimiter(config.signRateEmail, 3600_000);
+  const petitionCache = new Map<string, { at: number; petition: Petition }>();
+  const districtCache = new Map<string, { id: string; name: string } | null>();
+  const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
+  const countCache = new Map<string, { at: number; count: PublicCount }>();
+  const markdownCache = new Map<string, { key: string; html: string }>();
+
+  /* ---------- organiser side ---------- */
+
+  async function loadPetition(row: PetitionRow): Promise<Petition> {
+    const [targets, translations] = await Promise.all([
+      store.listTargets(db, row.id),
+      store.listTranslations(db, row.id),
+    ]);
+    return { row, formSettings: parseFormSettings(row.form_settings), targets, translations };
+  }
+
+  async function getPetition(id: string): Promise<Petition> {
+    const row = await store.findPetitionById(db, id);
+    if (!row) throw new AppError('not_found', 'There is no such petition.');
+    return loadPetition(row);
+  }
+
+  /** A petition by slug, cached briefly: the signing hot path reads it on every request. */
+  async function getPetitionBySlug(slug: string): Promise<Petition> {
+    const cached = petitionCache.get(slug);
+    if (cached && Date.now() - cached.at < PETITION_CACHE_MS) return cached.petition;
+    const row = slugPattern.test(slug) ? await store.findPetitionBySlug(db, slug) : undefined;
+    if (!row) throw new AppError('not_found', 'There is no such petition.');
+    const petition = await loadPetition(row);
+    petitionCache.set(slug, { at: Date.now(), petition });
+    return petition;
+  }
+
+  function forgetCaches(): void {
+    petitionCache.clear();
+    countCache.clear();
+  }
+
+  async function createPetition(input: PetitionInput): Promise<Petition> {
+    const values = validatePetitionInput(input);
+    const id = newId();
+    const now = nowIso();
+    try {
+      await db.transaction().execute(async (trx) => {
+        await store.insertPetition(trx, {
+          id,
+          ...values.row,
+          status: 'draft',
+          created_at: now,
+          updated_at: now,
+          published_at: null,
+          closed_at: null,
+        });
+        await store.replaceTargets(trx, id, values.targets);
+        for (const t of values.translations) await store.upsertTranslation(trx, { petition_id: id, ...t });
+      });
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new AppError('conflict', `The address /petitions/${values.row.slug} is taken.`);
+      throw error;
+    }
+    forgetCaches();
+    return getPetition(id);
+  }
+
+  async function updatePetition(id: string, input: PetitionInput): Promise<Petition> {
+    const existing = await getPetition(id);
+    const values = validatePetitionInput(input);
+    try {
+      await db.transaction().execute(async (trx) => {
+        await store.updatePetition(trx, id, values.row);
+        await store.replaceTargets(trx, id, values.targets);
+        if (input.translations) {
+          const keep = new Set<string>(values.translations.map((t) => t.language));
+          for (const old of existing.translations) {
+            if (!keep.has(old.language)) await store.deleteTranslation(trx, id, old.language);
+          }
+          for (const t of values.translations) await store.upsertTranslation(trx, { petition_id: id, ...t });
+        }
+      });
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new AppError('conflict', `The address /petitions/${values.row.slug} is taken.`);
+      throw error;
+    }
+    forgetCaches();
+    return getPetition(id);
+  }
+
+  async function setStatus(id: string, status: 'open' | 'closed'): Promise<Petition> {
+    const petition = await getPetition(id);
+    const now = nowIso();
+    await store.updatePetition(db, id, {
+      status,
+      ...(status === 'open'
+        ? { published_at: petition.row.published_at ?? now, closed_at: null }
+        : { closed_at: now }),
+    });
+    forgetCaches();
+    return getPetition(id);
+  }
+
+  /* ---------- texts ---------- */
+
+  function textsFor(petition: Petition, language: string): PetitionTexts {
+    const own: PetitionTexts = {
+      language: petition.row.language,
+      title: petition.row.title,
+      summary: petition.row.summary,
+      body: petition.row.body,
+      thankYouMessage: petition.row.thank_you_message,
+    };
+    if (language === petition.row.language) return own;
+    const tr: PetitionTranslationRow | undefined = petition.translations.find((t) => t.language === language);
+    if (!tr) return own;
+    return {
+      language,
+      title: tr.title || own.title,
+      summary: tr.summary || own.summary,
+      body: tr.body || own.body,
+      thankYouMessage: tr.thank_you_message || own.thankYouMessage,
+    };
+  }
+
+  /** Languages a petition can be read in: its own plus its translations. */
+  function languagesOf(petition: Petition): string[] {
+    return [petition.row.language, ...petition.translations.map((t) => t.language)].filter(
+      (l, i, all) => all.indexOf(l) === i,
+    );
+  }
+
+  /** Sanitised HTML of a petition's Markdown text, cached per text. */
+  function bodyHtml(petition: Petition, texts: PetitionTexts): string {
+    const key = `${petition.row.id}:${texts.language}`;
+    const cached = markdownCache.get(key);
+    if (cached && cached.key === texts.body) return cached.html;
+    const html = renderMarkdown(texts.body);
+    markdownCache.set(key, { key: texts.body, html });
+    return html;
+  }
+
+  /* ---------- districts ---------- */
+
+  /** Loads "postal_code,district_id,district_name" rows (header optional) for a petition or globally. */
+  async function importDistricts(
+    petitionId: string | null,
+    csvText: string,
+  ): Promise<{ imported: number; errors: string[] }> {
+    let records: string[][];
+    try {
+      records = parseCsv(csvText, {
+        skip_empty_lines: true,
+        trim: true,
+        relax_column_count: true,
+        bom: true,
+      });
+    } catch (error) {
+      throw new AppError('invalid', `The CSV file could not be read: ${(error as Error).message}`);
+    }
+    const rows: Array<{ postalCode: string; districtId: string; districtName: string }> = [];
+    const errors: string[] = [];
+    records.forEach((record, index) => {
+      const line = index + 1;
+      const [postal, districtId, districtName] = record;
+      if (index === 0 && /postal|zip|code/i.test(postal ?? '')) return;
+      const postalCode = normalisePostal(postal);
+      if (!postalCode || !districtId) {
+        errors.push(`Line ${line}: needs a postal code and a district id.`);
+        return;
+      }
+      rows.push({
+        postalCode,
+        districtId: districtId.slice(0, 100),
+        districtName: (districtName || districtId).slice(0, 200),
+      });
+    });
+    if (errors.length > 50) errors.splice(50, errors.length - 50, `…and more errors.`);
+    const scope = petitionId ?? '*';
+    await db.transaction().execute((trx) => store.upsertDistrictPostcodes(trx, scope, rows));
+    districtCache.clear();
+    districtNames.clear();
+    return { imported: rows.length, errors };
+  }
+
+  async function lookupDistrict(petitionId: string, postalCode: string | null | undefined) {
+    const code = normalisePostal(postalCode);
+    if (!code) return null;
+    const cacheKey = `${petitionId}\n${code}`;
+    if (districtCache.has(cacheKey)) return districtCache.get(cacheKey) ?? null;
+    const candidates = [code];
+    const short = code.split(/[-\s]/)[0];
+    if (short && short !== code) candidates.push(short);
+    let found: { id: string; name: string } | null = null;
+    for (const candidate of candidates) {
+      const rows = await store.findDistrictForPostcode(db, [petitionId, '*'], candidate);
+      const row = rows.find((r) => r.scope === petitionId) ?? rows[0];
+      if (row) {
+        found = { id: row.district_id, name: row.district_name };
+        break;
+      }
+    }
+    if (districtCache.size > 50_000) districtCache.clear();
+    districtCache.set(cacheKey, found);
+    return found;
+  }
+
+  async function districtNameMap(petitionId: string): Promise<Map<string, string>> {
+    const cached = districtNames.get(petitionId);
+    if (cached && Date.now() - cached.at < 60_000) return cached.names;
+    const rows = await store.listDistrictNames(db, ['*', petitionId]);
+    const names = new Map(rows.map((r) => [r.district_id, r.district_name]));
+    districtNames.set(petitionId, { at: Date.now(), names });
+    return names;
+  }
+
+  /* ---------- signing ---------- */
+
+  function reject(petitionId: string | null, reason: string, meta: RequestMeta, email?: string | null): void {
+    counters.logRejection({
+      petitionId,
+      reason,
+      ip: meta.ip,
+      emailHash: email ? createHash('sha256').update(email).digest('hex').slice(0, 32) : null,
+      userAgent: meta.userAgent?.slice(0, 300) ?? null,
+      at: nowIso(),
+    });
+    log.info({ petitionId, reason, ip: meta.ip }, 'signing attempt rejected');
+  }
+
+  function altchaRequired(petition: Petition): boolean {
+    return config.signAltcha && petition.row.altcha_enabled === 1;
+  }
+
+  async function signPetition(slug: string, input: SignInput, meta: RequestMeta): Promise<SignResult> {
+    const petition = await getPetitionBySlug(slug);
+    const { row, formSettings } = petition;
+    const language = pickLanguage(input.language, pickLanguage(row.language));
+    if (row.status !== 'open' || (row.end_date && row.end_date < nowIso().slice(0, 10))) {
+      reject(row.id, 'closed', meta);
+      throw new AppError('invalid', messages(language).closed);
+    }
+    if (input.website) {
+      reject(row.id, 'honeypot', meta);
+      throw new AppError(
+        'invalid',
+        'Your signature could not be accepted. Please try again without autofill.',
+      );
+    }
+    if (meta.ip) {
+      const wait = ipLimiter.hit(meta.ip);
+      if (wait) {
+        reject(row.id, 'rate_limited_ip', meta);
+        throw new AppError(
+          'rate_limited',
+          `Too many signatures from your network in a short time. Please try again in ${minutes(wait)}.`,
+          { retryAfter: wait },
+        );
+      }
+    }
+    const fields = validateSignInput(input, formSettings);
+    const wait = emailLimiter.hit(fields.email);
+    if (wait) {
+      reject(row.id, 'rate_limited_email', meta, fields.email);
+      throw new AppError(
+        'rate_limited',
+        `Too many attempts with this email address. Please try again in ${minutes(wait)}.`,
+        { retryAfter: wait },
+      );
+    }
+    // Without JavaScript there is no proof of work; email confirmation then has to prove the person.
+    let requiresConfirmation = row.requires_confirmation === 1;
+    if (altchaRequired(petition)) {
+      if (!input.altcha) {
+        if (!requiresConfirmation) {
+          reject(row.id, 'altcha_missing', meta, fields.email);
+          throw new AppError('invalid', 'Please turn on JavaScript to sign: it proves you are not a robot.');
+        }
+        requiresConfirmation = true;
+      } else if (!(await altcha.verify(input.altcha))) {
+        reject(row.id, 'altcha_invalid', meta, fields.email);
+        throw new AppError(
+          'invalid',
+          'The anti-robot check failed or expired. Please reload the page and sign again.',
+        );
+      }
+    }
+    const district = await lookupDistrict(row.id, fields.postalCode);
+    const now = nowIso();
+    const referralCode = newReferralCode();
+    const source = `petition:${row.slug}`;
+    const referrer = input.ref && referralCodePattern.test(input.ref) ? input.ref : null;
+    const texts = textsFor(petition, language);
+    const commentStatus = fields.comment
+      ? row.comment_moderation === 'immediate'
+        ? 'approved'
+        : 'pending'
+      : 'none';
+
+    const outcome = await db.transaction().execute(async (trx) => {
+      const person = await deps.people.mergePersonByEmail(trx, {
+        email: fields.email,
+        givenName: fields.givenName,
+        familyName: fields.familyName,
+        language,
+        phone: fields.phone,
+        address:
+          fields.postalCode || fields.locality
+            ? { postalCode: fields.postalCode, locality: fields.locality }
+            : null,
+        source,
+        subscribe: fields.consent,
+        consent: fields.consent ? { what: 'email', source, ip: meta.ip } : null,
+      });
+      const signatureId = newId();
+      const inserted = await store.insertSignatureIfNew(trx, {
+        id: signatureId,
+        petition_id: row.id,
+        person_id: person.personId,
+        signer_name: [fields.givenName, fields.familyName].filter(Boolean).join(' '),
+        locality: fields.locality,
+        postal_code: fields.postalCode,
+        district: district?.id ?? null,
+        comment: fields.comment,
+        comment_status: commentStatus,
+        answers: JSON.stringify(fields.answers),
+        source: cleanCode(input.source),
+        referrer_code: referrer,
+        referral_code: referralCode,
+        language,
+        ip: meta.ip,
+        user_agent: meta.userAgent?.slice(0, 300) ?? null,
+        confirmed_at: requiresConfirmation ? null : now,
+        confirmation_sent_at: requiresConfirmation ? now : null,
+        created_at: now,
+      });
+      if (!inserted) {
+        const existing = await store.findSignatureByPerson(trx, row.id, person.personId);
+        if (!existing) throw new Error('signature vanished during signing');
+        // Signing again while unconfirmed re-sends the link, at most every RESEND_AFTER_MS.
+        if (
+          !existing.confirmed_at &&
+          (!existing.confirmation_sent_at ||
+            Date.parse(existing.confirmation_sent_at) < Date.now() - RESEND_AFTER_MS)
+        ) {
+          await queueConfirmation(trx, petition, existing, fields.email, language);
+          await store.markConfirmationSent(trx, existing.id, now);
+        }
+        return { inserted: false as const, signature: existing };
+      }
+      const signature = { id: signatureId, person_id: person.personId } as Pick<
+        SignatureRow,
+        'id' | 'person_id'
+      >;
+      if (requiresConfirmation) {
+        await queueConfirmation(trx, petition, signature, fields.email, language, fields.givenName);
+      } else {
+        await queueAutoresponse(trx, petition, signature.person_id, fields.email, texts.title);
+      }
+      return { inserted: true as const, signature };
+    });
+
+    if (!outcome.inserted) {
+      return {
+        status: 'already_signed',
+        confirmationRequired: !outcome.signature.confirmed_at,
+        referralCode: null,
+        signatureId: outcome.signature.id,
+        slug: row.slug,
+      };
+    }
+    counters.add(row.id, district?.id ?? null, 1, requiresConfirmation ? 0 : 1);
+    return {
+      status: 'signed',
+      confirmationRequired: requiresConfirmation,
+      referralCode,
+      signatureId: outcome.signature.id,
+      slug: row.slug,
+    };
+  }
+
+  function confirmationLink(slug: string, signatureId: string, language: string, expiresAt?: Date): string {
+    const token = makeSignedToken(
+      confirmKey,
+      CONFIRM_PURPOSE,
+      signatureId,
+      expiresAt ?? new Date(Date.now() + CONFIRM_TTL_MS),
+    );
+    const lang = language === 'en' ? '' : `&lang=${language}`;
+    return `${config.publicUrl}/petitions/${slug}/confirm?token=${encodeURIComponent(token)}${lang}`;
+  }
+
+  async function queueConfirmation(
+    trx: Parameters<MailPort['queueTransactional']>[0],
+    petition: Petition,
+    signature: Pick<SignatureRow, 'id' | 'person_id'>,
+    email: string,
+    language: string,
+    givenName?: string | null,
+  ): Promise<void> {
+    const lang = pickLanguage(language);
+    const m = messages(lang);
+    const texts = textsFor(petition, lang);
+    const link = confirmationLink(petition.row.slug, signature.id, lang);
+    await deps.mail.queueTransactional(trx, {
+      to: email,
+      subject: m.confirmSubject(texts.title),
+      text: m.confirmBody(givenName || (lang === 'es' ? 'amiga o amigo' : 'there'), texts.title, link),
+      kind: 'petition.confirm',
+      personId: signature.person_id,
+    });
+  }
+
+  async function queueAutoresponse(
+    trx: Parameters<MailPort['queueTransactional']>[0],
+    petition: Petition,
+    personId: string,
+    email: string,
+    title: string,
+  ): Promise<void> {
+    const { autoresponse_subject: subject, autoresponse_body: body } = petition.row;
+    if (!subject.trim() || !body.trim()) return;
+    const url = `${config.publicUrl}/petitions/${petition.row.slug}`;
+    await deps.mail.queueTransactional(trx, {
+      to: email,
+      subject,
+      text: body.replaceAll('{petition_title}', title).replaceAll('{petition_url}', url),
+      kind: 'petition.autoresponse',
+      personId,
+    });
+  }
+
+  /** Opens a confirmation link: counts the signature once; a tampered or expired link is refused. */
+  async function confirmSignature(
+    slug: string,
+    token: string,
+  ): Promise<{ status: 'confirmed' | 'already_confirmed'; referralCode: string; petition: Petition }> {
+    const petition = await getPetitionBySlug(slug);
+    const check = verifySignedToken(confirmKey, CONFIRM_PURPOSE, token);
+    if (!check.ok) {
+      throw new AppError(
+        'invalid',
+        check.reason === 'expired'
+          ? 'This confirmation link has expired. Sign the petition again to get a new one.'
+          : 'This confirmation link is not valid. Please use the link from the email exactly as sent.',
+      );
+    }
+    const signature = await store.findSignatureById(db, check.id);
+    if (!signature || signature.petition_id !== petition.row.id) {
+      throw new AppError('not_found', 'This signature no longer exists.');
+    }
+    const confirmed = await db.transaction().execute(async (trx) => {
+      const changed = await store.markSignatureConfirmed(trx, signature.id, nowIso());
+      if (changed && petition.row.autoresponse_subject.trim()) {
+        const email = await findEmailForAutoresponse(signature);
+        if (email) {
+          const texts = textsFor(petition, pickLanguage(signature.language));
+          await queueAutoresponse(trx, petition, signature.person_id, email, texts.title);
+        }
+      }
+      return changed;
+    });
+    if (confirmed) counters.add(petition.row.id, signature.district, 0, 1);
+    return {
+      status: confirmed ? 'confirmed' : 'already_confirmed',
+      referralCode: signature.referral_code,
+      petition,
+    };
+  }
+
+  // The autoresponse after confirmation needs the signer's address; the people service owns it.
+  async function findEmailForAutoresponse(signature: SignatureRow): Promise<string | null> {
+    try {
+      const person = await deps.people.getPerson(signature.person_id);
+      const emails = person.emails;
+      return (emails.find((e) => e.primary) ?? emails[0])?.address ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /* ---------- public numbers ---------- */
+
+  async function getPublicCount(slug: string): Promise<PublicCount> {
+    const cached = countCache.get(slug);
+    if (cached && Date.now() - cached.at < COUNT_CACHE_MS) return cached.count;
+    const petition = await getPetitionBySlug(slug);
+    const count = await publicCountOf(petition);
+    countCache.set(slug, { at: Date.now(), count });
+    return count;
+  }
+
+  /** Counter table plus unflushed deltas (fresh within this process). */
+  async function publicCountOf(petition: Petition): Promise<PublicCount> {
+    const snapshot = await counters.read(petition.row.id);
+    const names = await districtNameMap(petition.row.id);
+    const count = snapshot.confirmed;
+    const byDistrict = [...snapshot.byDistrict.entries()]
+      .filter(([id, c]) => id !== '' && c.confirmed > 0)
+      .map(([id, c]) => ({ id, name: names.get(id) ?? id, count: c.confirmed }))
+      .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+    return {
+      total: snapshot.total,
+      confirmed: snapshot.confirmed,
+      count,
+      goal: petition.row.goal,
+      displayGoal: displayGoal(count, petition.row.goal),
+      byDistrict,
+    };
+  }
+
+  async function listPublicComments(petition: Petition, limit = 20) {
+    return store.listComments(db, petition.row.id, ['approved'], limit, true);
+  }
+
+  /* ---------- dashboard and delivery ---------- */
+
+  async function getDashboard(id: string) {
+    const petition = await getPetition(id);
+    await counters.flush();
+    const since = new Date(Date.now() - 60 * 24 * 3600_000).toISOString();
+    const [exact, byDistrictRaw, perDay, bySource, byReferrer, comments, rejections, names, districtRows] =
+      await Promise.all([
+        store.countSignatures(db, id),
+        store.countSignaturesByDistrict(db, id),
+        store.countSignaturesPerDay(db, id, since),
+        store.countSignaturesBySource(db, id),
+        store.countSignaturesByReferrer(db, id, 20),
+        store.listComments(db, id, ['pending', 'approved', 'hidden'], 50, false),
+        store.countRejectionsByReason(db, id),
+        districtNameMap(id),
+        store.countDistrictPostcodes(db, id),
+      ]);
+    // The dashboard counts exactly; it also puts the public counters right if a batch was lost.
+    await db.transaction().execute((trx) => store.replaceCounters(trx, id, byDistrictRaw));
+    counters.invalidate(id);
+    countCache.delete(petition.row.slug);
+    const byDistrict = byDistrictRaw
+      .map((d) => ({ id: d.district, name: d.district ? (names.get(d.district) ?? d.district) : '', ...d }))
+      .sort((a, b) => b.total - a.total);
+    return { petition, exact, perDay, bySource, byReferrer, byDistrict, comments, rejections, districtRows };
+  }
+
+  async function moderateComment(petitionId: string, signatureId: string, status: 'approved' | 'hidden') {
+    const changed = await store.setCommentStatus(db, petitionId, signatureId, status);
+    if (!changed) throw new AppError('not_found', 'There is no such comment.');
+  }
+
+  /** Confirmed signatures in id order, one keyset page at a time (never all rows in memory). */
+  async function* signaturesForDelivery(petitionId: string, district?: string | null, pageSize = 1000) {
+    let afterId: string | null = null;
+    for (;;) {
+      const page = await store.listSignaturesPage(db, petitionId, {
+        afterId,
+        limit: pageSize,
+        confirmedOnly: true,
+        ...(district !== undefined ? { district } : {}),
+      });
+      if (page.length === 0) return;
+      yield page;
+      if (page.length < pageSize) return;
+      afterId = page[page.length - 1]!.id;
+    }
+  }
+
+  async function deliveryDistricts(petitionId: string) {
+    const [ids, names] = await Promise.all([
+      store.listSignatureDistricts(db, petitionId),
+      districtNameMap(petitionId),
+    ]);
+    return ids.map((id) => ({ id, name: id ? (names.get(id) ?? id) : null }));
+  }
+
+  /**
+   * Person ids who signed a petition (confirmed when it requires confirmation), as a subquery
+   * other capabilities embed in their audience SQL.
+   */
+  function signerIdsQuery(petitionId: string) {
+    return store.signerIdsSubquery(db, petitionId);
+  }
+
+  /** Person ids of counted signers whose source code starts with a prefix (e.g. one mailing's). */
+  function signerIdsWithSourcePrefixQuery(prefix: string) {
+    return store.signerIdsWithSourcePrefixSubquery(db, prefix);
+  }
+
+  return {
+    createPetition,
+    updatePetition,
+    publishPetition: (id: string) => setStatus(id, 'open'),
+    closePetition: (id: string) => setStatus(id, 'closed'),
+    getPetition,
+    getPetitionBySlug,
+    listPetitions: () => store.listPetitions(db),
+    textsFor,
+    languagesOf,
+    bodyHtml,
+    importDistricts,
+    lookupDistrict,
+    signPetition,
+    confirmSignature,
+    confirmationLink,
+    createAltchaChallenge: () => altcha.createChallenge(),
+    altchaRequired,
+    getPublicCount,
+    publicCountOf,
+    listPublicComments,
+    getDashboard,
+    moderateComment,
+    signaturesForDelivery,
+    deliveryDistricts,
+    signerIdsQuery,
+    signerIdsWithSourcePrefixQuery,
+    findSignatureByReferralCode: (code: string) =>
+      referralCodePattern.test(code)
+        ? store.findSignatureByReferralCode(db, code)
+        : Promise.resolve(undefined),
+    countReferrals: (petitionId: string, code: string) =>
+      store.countSignaturesByReferralCode(db, petitionId, code),
+    /** Writes pending counter deltas and rejection logs now (tests, shutdown). */
+    flushPending: () => counters.flush(),
+    close: () => counters.close(),
+  };
+}
+
+/* ---------- validation ---------- */
+
+function minutes(seconds: number): string {
+  const m = Math.ceil(seconds / 60);
+  return m <= 1 ? 'a minute' : `${m} minutes`;
+}
+
+function normalisePostal(value: string | null | undefined): string | null {
+  const text = (value ?? '').trim().toUpperCase().replace(/\s+/g, ' ');
+  return text ? text.slice(0, 20) : null;
+}
+
+function cleanCode(value: string | undefined): string | null {
+  const text = (value ?? '').trim().slice(0, 100);
+  return /^[\w.:/-]+$/.test(text) ? text : null;
+}
+
+function text(value: string | undefined | null, max: number): string | null {
+  // Control characters have no place in names or comments (they break CSV and PDF output).
+  // eslint-disable-next-line no-control-regex
+  const trimmed = (value ?? '').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').trim();
+  return trimmed ? trimmed.slice(0, max) : null;
+}
+
+function checkRule(rule: FieldRule, value: string | null, label: string): string | null {
+  if (rule === 'hidden') return null;
+  if (rule === 'required' && !value) throw new AppError('invalid', `${label} is required.`);
+  return value;
+}
+
+function validateSignInput(input: SignInput, settings: FormSettings) {
+  const email = (input.email ?? '').trim().toLowerCase();
+  if (!email || email.length > 254 || !emailPattern.test(email)) {
+    throw new AppError('invalid', 'Please enter a valid email address.');
+  }
+  const givenName = text(input.givenName, 100);
+  if (!givenName) throw new AppError('invalid', 'Please enter your first name.');
+  const familyName = text(input.familyName, 100);
+  const postalCode = checkRule(settings.postalCode, normalisePostal(input.postalCode), 'Postal code');
+  const locality = checkRule(settings.locality, text(input.locality, 100), 'City');
+  const phoneText = text(input.phone, 40);
+  if (phoneText && !/^[+()\d\s.-]{5,40}$/.test(phoneText))
+    throw new AppError('invalid', 'Please enter a valid phone number.');
+  const phone = checkRule(settings.phone, phoneText, 'Phone');
+  const answers: Record<string, string> = {};
+  for (const question of settings.questions) {
+    const answer = text(input.answers?.[question.id], 1000);
+    if (question.required && !answer) throw new AppError('invalid', `Please answer: ${question.label}`);
+    if (answer) answers[question.id] = answer;
+  }
+  const comment = text(input.comment, 2000);
+  return {
+    email,
+    givenName,
+    familyName,
+    postalCode,
+    locality,
+    phone,
+    answers,
+    comment,
+    consent: input.consent === true,
+  };
+}
+
+export function parseFormSettings(json: string): FormSettings {
+  try {
+    return normaliseFormSettings(JSON.parse(json) as Partial<FormSettings>);
+  } catch {
+    return normaliseFormSettings({});
+  }
+}
+
+const rules: readonly FieldRule[] = ['required', 'optional', 'hidden'];
+
+function normaliseFormSettings(value: Partial<FormSettings> | undefined): FormSettings {
+  const rule = (v: unknown, fallback: FieldRule): FieldRule =>
+    rules.includes(v as FieldRule) ? (v as FieldRule) : fallback;
+  const questions = Array.isArray(value?.questions) ? value.questions : [];
+  return {
+    postalCode: rule(value?.postalCode, defaultFormSettings.postalCode),
+    locality: rule(value?.locality, defaultFormSettings.locality),
+    phone: rule(value?.phone, defaultFormSettings.phone),
+    questions: questions
+      .filter((q) => q && typeof q.label === 'string' && q.label.trim())
+      .slice(0, 20)
+      .map((q, i) => ({
+        id: typeof q.id === 'string' && /^[a-z0-9_-]{1,40}$/.test(q.id) ? q.id : `q${i + 1}`,
+        label: q.label.trim().slice(0, 300),
+        required: q.required === true,
+      })),
+  };
+}
+
+function httpUrl(value: string | null | undefined, label: string): string | null {
+  const trimmed = (value ?? '').trim();
+  if (!trimmed) return null;
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw new AppError('invalid', `${label} must be a full web address starting with https://.`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new AppError('invalid', `${label} must start with https:// or http://.`);
+  }
+  return url.toString();
+}
+
+function validatePetitionInput(input: PetitionInput) {
+  const slug = (input.slug ?? '').trim().toLowerCase();
+  if (!slugPattern.test(slug) || slug.length > 80) {
+    throw new AppError(
+      'invalid',
+      'The address must be lower-case letters, digits and single dashes (e.g. "save-the-park").',
+    );
+  }
+  const title = (input.title ?? '').trim();
+  if (!title || title.length > 200)
+    throw new AppError('invalid', 'The title is required (up to 200 characters).');
+  const goal = input.goal ?? 100;
+  if (!Number.isInteger(goal) || goal < 1 || goal > 1_000_000_000) {
+    throw new AppError('invalid', 'The goal must be a whole number of at least 1.');
+  }
+  const endDate = (input.endDate ?? '').trim() || null;
+  if (endDate && (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || Number.isNaN(Date.parse(endDate)))) {
+    throw new AppError('invalid', 'The end date must be a date like 2026-12-31.');
+  }
+  const moderation: CommentModeration = input.commentModeration === 'immediate' ? 'immediate' : 'moderated';
+  const language = pickLanguage(input.language);
+  const targets = (input.targets ?? [])
+    .map((t) => ({
+      name: (t.name ?? '').trim().slice(0, 200),
+      title: text(t.title, 200),
+      district: text(t.district, 100),
+      email: text(t.email, 254),
+    }))
+    .filter((t) => t.name);
+  for (const t of targets) {
+    if (t.email && !emailPattern.test(t.email))
+      throw new AppError('invalid', `The email of target ${t.name} is not valid.`);
+  }
+  const translations = (input.translations ?? [])
+    .filter((t) => t.language && t.title?.trim() && pickLanguage(t.language) !== language)
+    .map((t) => ({
+      language: pickLanguage(t.language),
+      title: t.title.trim().slice(0, 200),
+      summary: (t.summary ?? '').trim().slice(0, 2000),
+      body: (t.body ?? '').slice(0, 100_000),
+      thank_you_message: (t.thankYouMessage ?? '').trim().slice(0, 5000),
+    }));
+  return {
+    row: {
+      slug,
+      language,
+      title,
+      summary: (input.summary ?? '').trim().slice(0, 2000),
+      body: (input.body ?? '').slice(0, 100_000),
+      image_url: httpUrl(input.imageUrl, 'The image address'),
+      bill_reference: text(input.billReference, 100),
+      bill_url: httpUrl(input.billUrl, 'The bill link'),
+      goal,
+      end_date: endDate,
+      group_id: text(input.groupId, 100),
+      form_settings: JSON.stringify(normaliseFormSettings(input.formSettings)),
+      requires_confirmation: input.requiresConfirmation === false ? 0 : 1,
+      comment_moderation: moderation,
+      altcha_enabled: input.altchaEnabled === false ? 0 : 1,
+      thank_you_message: (input.thankYouMessage ?? '').trim().slice(0, 5000),
+      autoresponse_subject: (input.autoresponseSubject ?? '').trim().slice(0, 300),
+      autoresponse_body: (input.autoresponseBody ?? '').slice(0, 20_000),
+    },
+    targets,
+    translations,
+  };
+}

@@ -1,0 +1,545 @@
+import { sql } from 'kysely';
+import type { Executor } from '../db/index.ts';
+import { likeEscape } from '../db/index.ts';
+import { newId, nowIso } from '../ids.ts';
+import type {
+  NewPetitionRow,
+  NewSignatureRow,
+  PetitionRow,
+  PetitionTargetRow,
+  PetitionTranslationRow,
+  SignatureRow,
+} from './tables.ts';
+
+/* All petition SQL. Functions take the database or an open transaction. */
+
+export async function insertPetition(db: Executor, row: NewPetitionRow): Promise<void> {
+  await db.insertInto('petitions').values(row).execute();
+}
+
+export async function updatePetition(
+  db: Executor,
+  id: string,
+  changes: Partial<Omit<PetitionRow, 'id' | 'created_at'>>,
+): Promise<void> {
+  await db
+    .updateTable('petitions')
+    .set({ ...changes, updated_at: nowIso() })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function findPetitionById(db: Executor, id: string): Promise<PetitionRow | undefined> {
+  return db.selectFrom('petitions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findPetitionBySlug(db: Executor, slug: string): Promise<PetitionRow | undefined> {
+  return db.selectFrom('petitions').selectAll().where('slug', '=', slug).executeTakeFirst();
+}
+
+export async function listPetitions(db: Executor): Promise<PetitionRow[]> {
+  return db.selectFrom('petitions').selectAll().orderBy('id', 'desc').limit(500).execute();
+}
+
+export async function listTargets(db: Executor, petitionId: string): Promise<PetitionTargetRow[]> {
+  return db
+    .selectFrom('petition_targets')
+    .selectAll()
+    .where('petition_id', '=', petitionId)
+    .orderBy('position')
+    .execute();
+}
+
+export async function replaceTargets(
+  db: Executor,
+  petitionId: string,
+  targets: ReadonlyArray<{
+    name: string;
+    title: string | null;
+    district: string | null;
+    email: string | null;
+  }>,
+): Promise<void> {
+  await db.deleteFrom('petition_targets').where('petition_id', '=', petitionId).execute();
+  if (targets.length === 0) return;
+  await db
+    .insertInto('petition_targets')
+    .values(targets.map((t, position) => ({ id: newId(), petition_id: petitionId, position, ...t })))
+    .execute();
+}
+
+export async function listTranslations(db: Executor, petitionId: string): Promise<PetitionTranslationRow[]> {
+  return db
+    .selectFrom('petition_translations')
+    .selectAll()
+    .where('petition_id', '=', petitionId)
+    .orderBy('language')
+    .execute();
+}
+
+export async function upsertTranslation(db: Executor, row: PetitionTranslationRow): Promise<void> {
+  await db
+    .insertInto('petition_translations')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['petition_id', 'language']).doUpdateSet({
+        title: row.title,
+        summary: row.summary,
+        body: row.body,
+        thank_you_message: row.thank_you_message,
+      }),
+    )
+    .execute();
+}
+
+export async function deleteTranslation(db: Executor, petitionId: string, language: string): Promise<void> {
+  await db
+    .deleteFrom('petition_translations')
+    .where('petition_id', '=', petitionId)
+    .where('language', '=', language)
+    .execute();
+}
+
+/* Signatures */
+
+/** Inserts unless (petition, person) already signed; returns true when a row was written. */
+export async function insertSignatureIfNew(db: Executor, row: NewSignatureRow): Promise<boolean> {
+  const result = await db
+    .insertInto('signatures')
+    .values(row)
+    .onConflict((oc) => oc.columns(['petition_id', 'person_id']).doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function findSignatureByPerson(
+  db: Executor,
+  petitionId: string,
+  personId: string,
+): Promise<SignatureRow | undefined> {
+  return db
+    .selectFrom('signatures')
+    .selectAll()
+    .where('petition_id', '=', petitionId)
+    .where('person_id', '=', personId)
+    .executeTakeFirst();
+}
+
+export async function findSignatureById(db: Executor, id: string): Promise<SignatureRow | undefined> {
+  return db.selectFrom('signatures').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findSignatureByReferralCode(
+  db: Executor,
+  code: string,
+): Promise<SignatureRow | undefined> {
+  return db.selectFrom('signatures').selectAll().where('referral_code', '=', code).executeTakeFirst();
+}
+
+/** Sets confirmed_at once; returns true only for the call that confirmed it. */
+export async function markSignatureConfirmed(db: Executor, id: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('signatures')
+    .set({ confirmed_at: at })
+    .where('id', '=', id)
+    .where('confirmed_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function markConfirmationSent(db: Executor, id: string, at: string): Promise<void> {
+  await db.updateTable('signatures').set({ confirmation_sent_at: at }).where('id', '=', id).execute();
+}
+
+export async function setCommentStatus(
+  db: Executor,
+  petitionId: string,
+  signatureId: string,
+  status: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('signatures')
+    .set({ comment_status: status })
+    .where('id', '=', signatureId)
+    .where('petition_id', '=', petitionId)
+    .where('comment_status', '!=', 'none')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export interface CommentRow {
+  id: string;
+  signer_name: string;
+  locality: string | null;
+  comment: string | null;
+  comment_status: string;
+  created_at: string;
+}
+
+export async function listComments(
+  db: Executor,
+  petitionId: string,
+  statuses: readonly string[],
+  limit: number,
+  requireConfirmed: boolean,
+): Promise<CommentRow[]> {
+  let query = db
+    .selectFrom('signatures')
+    .select(['id', 'signer_name', 'locality', 'comment', 'comment_status', 'created_at'])
+    .where('petition_id', '=', petitionId)
+    .where('comment_status', 'in', statuses);
+  if (requireConfirmed) query = query.where('confirmed_at', 'is not', null);
+  return query.orderBy('id', 'desc').limit(limit).execute();
+}
+
+export interface ExactCounts {
+  total: number;
+  confirmed: number;
+}
+
+/** Exact counts from the (petition_id, confirmed_at) index: dashboards and counter reconciliation. */
+export async function countSignatures(db: Executor, petitionId: string): Promise<ExactCounts> {
+  const row = await db
+    .selectFrom('signatures')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('total'),
+      eb.fn.count<number>('confirmed_at').as('confirmed'),
+    ])
+    .where('petition_id', '=', petitionId)
+    .executeTakeFirstOrThrow();
+  return { total: Number(row.total), confirmed: Number(row.confirmed) };
+}
+
+export async function countSignaturesByDistrict(
+  db: Executor,
+  petitionId: string,
+): Promise<Array<{ district: string; total: number; confirmed: number }>> {
+  const rows = await db
+    .selectFrom('signatures')
+    .select((eb) => [
+      'district',
+      eb.fn.countAll<number>().as('total'),
+      eb.fn.count<number>('confirmed_at').as('confirmed'),
+    ])
+    .where('petition_id', '=', petitionId)
+    .groupBy('district')
+    .execute();
+  return rows.map((r) => ({
+    district: r.district ?? '',
+    total: Number(r.total),
+    confirmed: Number(r.confirmed),
+  }));
+}
+
+export async function countSignaturesBySource(
+  db: Executor,
+  petitionId: string,
+): Promise<Array<{ source: string | null; total: number }>> {
+  const rows = await db
+    .selectFrom('signatures')
+    .select((eb) => ['source', eb.fn.countAll<number>().as('total')])
+    .where('petition_id', '=', petitionId)
+    .groupBy('source')
+    .orderBy('total', 'desc')
+    .limit(50)
+    .execute();
+  return rows.map((r) => ({ source: r.source, total: Number(r.total) }));
+}
+
+export async function countSignaturesByReferrer(
+  db: Executor,
+  petitionId: string,
+  limit: number,
+): Promise<Array<{ referrer_code: string; signer_name: string | null; total: number }>> {
+  const rows = await db
+    .selectFrom('signatures as s')
+    .leftJoin('signatures as r', 'r.referral_code', 's.referrer_code')
+    .select((eb) => ['s.referrer_code', 'r.signer_name', eb.fn.countAll<number>().as('total')])
+    .where('s.petition_id', '=', petitionId)
+    .where('s.referrer_code', 'is not', null)
+    .groupBy(['s.referrer_code', 'r.signer_name'])
+    .orderBy('total', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    referrer_code: r.referrer_code ?? '',
+    signer_name: r.signer_name,
+    total: Number(r.total),
+  }));
+}
+
+export async function countSignaturesByReferralCode(
+  db: Executor,
+  petitionId: string,
+  code: string,
+): Promise<number> {
+  const row = await db
+    .selectFrom('signatures')
+    .select((eb) => eb.fn.countAll<number>().as('total'))
+    .where('petition_id', '=', petitionId)
+    .where('referrer_code', '=', code)
+    .executeTakeFirstOrThrow();
+  return Number(row.total);
+}
+
+/** Signatures per UTC day (created_at is ISO text, so its first 10 characters are the day). */
+export async function countSignaturesPerDay(
+  db: Executor,
+  petitionId: string,
+  sinceIso: string,
+): Promise<Array<{ day: string; total: number }>> {
+  const day = sql<string>`substr(created_at, 1, 10)`;
+  const rows = await db
+    .selectFrom('signatures')
+    .select((eb) => [day.as('day'), eb.fn.countAll<number>().as('total')])
+    .where('petition_id', '=', petitionId)
+    .where('created_at', '>=', sinceIso)
+    .groupBy(day)
+    .orderBy(day)
+    .execute();
+  return rows.map((r) => ({ day: r.day, total: Number(r.total) }));
+}
+
+export interface DeliveryRow {
+  id: string;
+  signer_name: string;
+  locality: string | null;
+  postal_code: string | null;
+  district: string | null;
+  comment: string | null;
+  comment_status: string;
+  source: string | null;
+  confirmed_at: string | null;
+  created_at: string;
+}
+
+/** One keyset page of signatures in id order (exports never hold all rows). */
+export async function listSignaturesPage(
+  db: Executor,
+  petitionId: string,
+  options: { afterId: string | null; limit: number; district?: string | null; confirmedOnly: boolean },
+): Promise<DeliveryRow[]> {
+  let query = db
+    .selectFrom('signatures')
+    .select([
+      'id',
+      'signer_name',
+      'locality',
+      'postal_code',
+      'district',
+      'comment',
+      'comment_status',
+      'source',
+      'confirmed_at',
+      'created_at',
+    ])
+    .where('petition_id', '=', petitionId);
+  if (options.afterId) query = query.where('id', '>', options.afterId);
+  if (options.district !== undefined) {
+    query =
+      options.district === null
+        ? query.where('district', 'is', null)
+        : query.where('district', '=', options.district);
+  }
+  if (options.confirmedOnly) query = query.where('confirmed_at', 'is not', null);
+  return query.orderBy('id').limit(options.limit).execute();
+}
+
+/** Distinct districts of a petition's signatures (small: one per legislative district). */
+export async function listSignatureDistricts(
+  db: Executor,
+  petitionId: string,
+): Promise<Array<string | null>> {
+  const rows = await db
+    .selectFrom('signatures')
+    .select('district')
+    .distinct()
+    .where('petition_id', '=', petitionId)
+    .orderBy('district')
+    .execute();
+  return rows.map((r) => r.district);
+}
+
+/** Person ids of a petition's counted signers, for other capabilities' audience SQL. */
+export function signerIdsSubquery(db: Executor, petitionId: string) {
+  return db
+    .selectFrom('signatures')
+    .select('signatures.person_id as person_id')
+    .where('signatures.petition_id', '=', petitionId)
+    .where('signatures.confirmed_at', 'is not', null);
+}
+
+/** Person ids of counted signers whose signature's source code starts with `prefix` (mail reports). */
+export function signerIdsWithSourcePrefixSubquery(db: Executor, prefix: string) {
+  return db
+    .selectFrom('signatures')
+    .select('signatures.person_id as person_id')
+    .where('signatures.source', 'like', sql<string>`${likeEscape(prefix) + '%'} escape '\\'`)
+    .where('signatures.confirmed_at', 'is not', null);
+}
+
+/* Districts */
+
+export async function upsertDistrictPostcodes(
+  db: Executor,
+  scope: string,
+  rows: ReadonlyArray<{ postalCode: string; districtId: string; districtName: string }>,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    await db
+      .insertInto('district_postcodes')
+      .values(
+        chunk.map((r) => ({
+          scope,
+          postal_code: r.postalCode,
+          district_id: r.districtId,
+          district_name: r.districtName,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['scope', 'postal_code']).doUpdateSet((eb) => ({
+          district_id: eb.ref('excluded.district_id'),
+          district_name: eb.ref('excluded.district_name'),
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function findDistrictForPostcode(
+  db: Executor,
+  scopes: readonly string[],
+  postalCode: string,
+): Promise<Array<{ scope: string; district_id: string; district_name: string }>> {
+  return db
+    .selectFrom('district_postcodes')
+    .select(['scope', 'district_id', 'district_name'])
+    .where('scope', 'in', scopes)
+    .where('postal_code', '=', postalCode)
+    .execute();
+}
+
+export async function listDistrictNames(
+  db: Executor,
+  scopes: readonly string[],
+): Promise<Array<{ district_id: string; district_name: string }>> {
+  return db
+    .selectFrom('district_postcodes')
+    .select(['district_id', 'district_name'])
+    .distinct()
+    .where('scope', 'in', scopes)
+    .execute();
+}
+
+export async function countDistrictPostcodes(db: Executor, scope: string): Promise<number> {
+  const row = await db
+    .selectFrom('district_postcodes')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('scope', '=', scope)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/* Counters */
+
+export interface CounterDelta {
+  petitionId: string;
+  district: string;
+  total: number;
+  confirmed: number;
+}
+
+/** Adds batched deltas: one upsert per (petition, district) touched since the last flush. */
+export async function addCounterDeltas(db: Executor, deltas: readonly CounterDelta[]): Promise<void> {
+  const now = nowIso();
+  for (const d of deltas) {
+    await db
+      .insertInto('petition_counters')
+      .values({
+        petition_id: d.petitionId,
+        district: d.district,
+        total: d.total,
+        confirmed: d.confirmed,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['petition_id', 'district']).doUpdateSet((eb) => ({
+          total: eb('petition_counters.total', '+', eb.ref('excluded.total')),
+          confirmed: eb('petition_counters.confirmed', '+', eb.ref('excluded.confirmed')),
+          updated_at: now,
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function listCounters(
+  db: Executor,
+  petitionId: string,
+): Promise<Array<{ district: string; total: number; confirmed: number }>> {
+  const rows = await db
+    .selectFrom('petition_counters')
+    .select(['district', 'total', 'confirmed'])
+    .where('petition_id', '=', petitionId)
+    .execute();
+  return rows.map((r) => ({ district: r.district, total: Number(r.total), confirmed: Number(r.confirmed) }));
+}
+
+/** Rewrites a petition's counters from exact counts (reconciliation after a crash lost a batch). */
+export async function replaceCounters(
+  db: Executor,
+  petitionId: string,
+  rows: ReadonlyArray<{ district: string; total: number; confirmed: number }>,
+): Promise<void> {
+  const now = nowIso();
+  await db.deleteFrom('petition_counters').where('petition_id', '=', petitionId).execute();
+  if (rows.length === 0) return;
+  await db
+    .insertInto('petition_counters')
+    .values(rows.map((r) => ({ petition_id: petitionId, ...r, updated_at: now })))
+    .execute();
+}
+
+/* Rejected attempts */
+
+export interface RejectionInput {
+  petitionId: string | null;
+  reason: string;
+  ip: string | null;
+  emailHash: string | null;
+  userAgent: string | null;
+  at: string;
+}
+
+export async function insertRejections(db: Executor, rows: readonly RejectionInput[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 200) {
+    await db
+      .insertInto('signing_rejections')
+      .values(
+        rows.slice(i, i + 200).map((r) => ({
+          id: newId(),
+          petition_id: r.petitionId,
+          reason: r.reason,
+          ip: r.ip,
+          email_hash: r.emailHash,
+          user_agent: r.userAgent,
+          created_at: r.at,
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function countRejectionsByReason(
+  db: Executor,
+  petitionId: string,
+): Promise<Array<{ reason: string; total: number }>> {
+  const rows = await db
+    .selectFrom('signing_rejections')
+    .select((eb) => ['reason', eb.fn.countAll<number>().as('total')])
+    .where('petition_id', '=', petitionId)
+    .groupBy('reason')
+    .execute();
+  return rows.map((r) => ({ reason: r.reason, total: Number(r.total) }));
+}
