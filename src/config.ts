@@ -31,6 +31,39 @@ export interface Config {
   signRateIp: number;
   /** Signing attempts allowed per email address per hour (0: no limit). */
   signRateEmail: number;
+  /** Bulk email (mailings): sending pace, DKIM, bounces. */
+  bulkMail: BulkMailConfig;
+}
+
+export interface BulkMailConfig {
+  /** Postal address printed in every mailing's footer (required by anti-spam laws). */
+  orgPostalAddress: string;
+  /** Default messages per second for a mailing (each mailing may set its own). */
+  rate: number;
+  /** SMTP connections used in parallel for bulk sending. */
+  concurrency: number;
+  /** Recipients per sending batch (each batch re-checks who signed or unsubscribed meanwhile). */
+  batchSize: number;
+  /** DKIM signing: all three set, or none. The key is PEM text or a path to a PEM file. */
+  dkim: { domainName: string; keySelector: string; privateKey: string } | null;
+  /** Domain of the per-recipient return path (VERP) "b-…@domain"; empty: the From domain. */
+  bounceDomain: string;
+  /** Shared secret for the bounce/complaint webhook (`?secret=` or `x-webhook-secret`); empty: disabled. */
+  webhookSecret: string;
+  /** Port for the inbound SMTP listener that receives bounce reports (DSNs); 0: off. */
+  inboundSmtpPort: number;
+}
+
+function dkimFrom(env: NodeJS.ProcessEnv): BulkMailConfig['dkim'] {
+  const domainName = env.DKIM_DOMAIN ?? '';
+  const keySelector = env.DKIM_SELECTOR ?? '';
+  let privateKey = env.DKIM_PRIVATE_KEY ?? '';
+  if (!domainName && !keySelector && !privateKey) return null;
+  if (!domainName || !keySelector || !privateKey) {
+    throw new Error('DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY must be set together');
+  }
+  if (!privateKey.includes('-----BEGIN')) privateKey = readFileSync(privateKey, 'utf8');
+  return { domainName, keySelector, privateKey };
 }
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -79,5 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signAltcha: (env.SIGN_ALTCHA ?? 'true') !== 'false',
     signRateIp: int('SIGN_RATE_IP', env.SIGN_RATE_IP, 60),
     signRateEmail: int('SIGN_RATE_EMAIL', env.SIGN_RATE_EMAIL, 5),
+    bulkMail: {
+      orgPostalAddress: env.ORG_POSTAL_ADDRESS ?? '',
+      rate: int('MAIL_RATE', env.MAIL_RATE, 50),
+      concurrency: Math.max(1, int('MAIL_CONCURRENCY', env.MAIL_CONCURRENCY, 5)),
+      batchSize: Math.max(1, int('MAIL_BATCH_SIZE', env.MAIL_BATCH_SIZE, 500)),
+      dkim: dkimFrom(env),
+      bounceDomain: env.BOUNCE_DOMAIN ?? '',
+      webhookSecret: env.MAIL_WEBHOOK_SECRET ?? '',
+      inboundSmtpPort: int('INBOUND_SMTP_PORT', env.INBOUND_SMTP_PORT, 0),
+    },
   };
 }

@@ -8,6 +8,7 @@ import {
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
 import { createMailService, type MailService } from './mail/index.ts';
+import { createMailingsService, petitionsForMail, type MailingsService } from './mail/mailings/index.ts';
 import { createPeopleService, type PeopleService } from './people/index.ts';
 import { createPetitionService, petitionsPlugin, type PetitionService } from './petitions/index.ts';
 
@@ -22,6 +23,7 @@ export interface Services {
   mail: MailService;
   people: PeopleService;
   petitions: PetitionService;
+  mailings: MailingsService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -31,12 +33,16 @@ export function createServices(ctx: AppContext): Services {
   const mail = createMailService(ctx);
   const people = createPeopleService(ctx);
   const petitions = createPetitionService(ctx, { people, mail });
+  const mailings = createMailingsService(ctx, {
+    petitions: petitionsForMail(petitions, ctx.config.publicUrl),
+  });
   return {
     ctx,
     auth,
     mail,
     people,
     petitions,
+    mailings,
     afterListen: [() => printFirstOwnerLink(auth, (line) => console.log(line))],
   };
 }

@@ -1,0 +1,8 @@
+export {
+  createMailingsService,
+  type MailingsService,
+  type MailingInput,
+  type MailingReport,
+} from './service.ts';
+export { petitionsForMail } from './petitions-adapter.ts';
+export type { PetitionsForMail } from './sources.ts';

@@ -1,0 +1,28 @@
+import type { PersonIdSubquery } from '../../people/audience/index.ts';
+import type { PetitionService } from '../../petitions/index.ts';
+import type { PetitionsForMail } from './sources.ts';
+
+/** Bulk email's view of the petitions service. */
+export function petitionsForMail(petitions: PetitionService, publicUrl: string): PetitionsForMail {
+  return {
+    selectSigners(_db, petitionIds) {
+      const queries: PersonIdSubquery[] = petitionIds.map((id) => petitions.signerIdsQuery(id));
+      return queries.reduce((all, next) => all.union(next));
+    },
+    selectSignersWithSourcePrefix(_db, prefix) {
+      return petitions.signerIdsWithSourcePrefixQuery(prefix);
+    },
+    async petitionUrl(petitionId) {
+      try {
+        const petition = await petitions.getPetition(petitionId);
+        return `${publicUrl}/petitions/${petition.row.slug}`;
+      } catch {
+        return null;
+      }
+    },
+    async listPetitionChoices() {
+      const rows = await petitions.listPetitions();
+      return rows.map((row) => ({ id: row.id, title: row.title }));
+    },
+  };
+}

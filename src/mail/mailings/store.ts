@@ -1,0 +1,467 @@
+import { sql } from 'kysely';
+import type { PersonIdSubquery } from '../../people/audience/index.ts';
+import type { Executor } from '../../db/index.ts';
+import { newId } from '../../ids.ts';
+import type {
+  MailEventKind,
+  MailingRecipientRow,
+  MailingRow,
+  NewMailingRow,
+  RecipientState,
+  SuppressionRow,
+} from './tables.ts';
+
+export async function insertMailing(db: Executor, row: NewMailingRow): Promise<void> {
+  await db.insertInto('mailings').values(row).execute();
+}
+
+export async function updateMailing(
+  db: Executor,
+  id: string,
+  changes: Partial<Omit<MailingRow, 'id' | 'created_at'>>,
+  onlyIfStatus?: readonly string[],
+): Promise<boolean> {
+  let query = db.updateTable('mailings').set(changes).where('id', '=', id);
+  if (onlyIfStatus) query = query.where('status', 'in', [...onlyIfStatus]);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function findMailing(db: Executor, id: string): Promise<MailingRow | undefined> {
+  return db.selectFrom('mailings').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listMailings(db: Executor, limit = 200): Promise<MailingRow[]> {
+  return db.selectFrom('mailings').selectAll().orderBy('id', 'desc').limit(limit).execute();
+}
+
+/** Scheduled mailings whose time has come. */
+export async function listDueMailings(db: Executor, now: string): Promise<MailingRow[]> {
+  return db
+    .selectFrom('mailings')
+    .selectAll()
+    .where('status', '=', 'scheduled')
+    .where('scheduled_at', '<=', now)
+    .orderBy('scheduled_at')
+    .limit(50)
+    .execute();
+}
+
+/**
+ * Takes the sending lease of a mailing (or extends it when `holder` matches). Only one sender works
+ * on a mailing at a time; a crashed sender's lease simply runs out.
+ */
+export async function takeMailingLease(
+  db: Executor,
+  id: string,
+  until: string,
+  now: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('mailings')
+    .set({ lease_until: until })
+    .where('id', '=', id)
+    .where('status', '=', 'sending')
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function extendMailingLease(db: Executor, id: string, until: string): Promise<void> {
+  await db.updateTable('mailings').set({ lease_until: until }).where('id', '=', id).execute();
+}
+
+export async function releaseMailingLease(db: Executor, id: string): Promise<void> {
+  await db.updateTable('mailings').set({ lease_until: null }).where('id', '=', id).execute();
+}
+
+/** The next queued recipients after `afterPersonId`, in person-id order, that are due now. */
+export async function listQueuedRecipients(
+  db: Executor,
+  mailingId: string,
+  afterPersonId: string,
+  limit: number,
+  now: string,
+): Promise<MailingRecipientRow[]> {
+  return db
+    .selectFrom('mailing_recipients')
+    .selectAll()
+    .where('mailing_id', '=', mailingId)
+    .where('state', '=', 'queued')
+    .where('person_id', '>', afterPersonId)
+    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
+    .orderBy('person_id')
+    .limit(limit)
+    .execute();
+}
+
+/** Earliest retry time among queued recipients (those waiting for a backoff), if any. */
+export async function findNextRetryAt(db: Executor, mailingId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('mailing_recipients')
+    .select((eb) => eb.fn.min<string>('next_attempt_at').as('at'))
+    .where('mailing_id', '=', mailingId)
+    .where('state', '=', 'queued')
+    .executeTakeFirst();
+  return row?.at ?? null;
+}
+
+export async function countRecipientsInState(
+  db: Executor,
+  mailingId: string,
+  states: readonly RecipientState[],
+): Promise<number> {
+  const row = await db
+    .selectFrom('mailing_recipients')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('mailing_id', '=', mailingId)
+    .where('state', 'in', [...states])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function countRecipientsByState(
+  db: Executor,
+  mailingId: string,
+): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('mailing_recipients')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('mailing_id', '=', mailingId)
+    .groupBy('state')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}
+
+export async function markRecipientSent(
+  db: Executor,
+  mailingId: string,
+  personId: string,
+  variant: string,
+  messageId: string,
+  at: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set((eb) => ({
+      state: 'sent',
+      sent_at: at,
+      message_id: messageId,
+      variant,
+      last_error: null,
+      attempts: eb('attempts', '+', 1),
+    }))
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', '=', personId)
+    .execute();
+}
+
+export async function markRecipientsSkipped(
+  db: Executor,
+  mailingId: string,
+  personIds: readonly string[],
+  reason: string,
+): Promise<void> {
+  if (personIds.length === 0) return;
+  await db
+    .updateTable('mailing_recipients')
+    .set({ state: 'skipped', last_error: reason })
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', 'in', [...personIds])
+    .where('state', '=', 'queued')
+    .execute();
+}
+
+export async function markRecipientFinal(
+  db: Executor,
+  mailingId: string,
+  personId: string,
+  state: 'failed' | 'bounced',
+  error: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set((eb) => ({ state, last_error: error.slice(0, 1000), attempts: eb('attempts', '+', 1) }))
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', '=', personId)
+    .execute();
+}
+
+/** Keeps the recipient queued, to be tried again at `retryAt`. */
+export async function deferRecipient(
+  db: Executor,
+  mailingId: string,
+  personId: string,
+  retryAt: string,
+  error: string,
+  countAttempt: boolean,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set((eb) => ({
+      next_attempt_at: retryAt,
+      last_error: error.slice(0, 1000),
+      attempts: countAttempt ? eb('attempts', '+', 1) : eb.ref('attempts'),
+    }))
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', '=', personId)
+    .execute();
+}
+
+/** A/B: the recipients whose person id ends in one of these hex digits get variant B. */
+export async function assignVariantByLastDigit(
+  db: Executor,
+  mailingId: string,
+  digits: readonly string[],
+  variant: string,
+): Promise<void> {
+  if (digits.length === 0) return;
+  await db
+    .updateTable('mailing_recipients')
+    .set({ variant })
+    .where('mailing_id', '=', mailingId)
+    .where(sql<string>`lower(substr(person_id, length(person_id), 1))`, 'in', [...digits])
+    .execute();
+}
+
+/** Queues the held-back rest of an A/B test (or all held) with the winning variant. */
+export async function releaseHeldRecipients(
+  db: Executor,
+  mailingId: string,
+  variant: string,
+): Promise<number> {
+  const result = await db
+    .updateTable('mailing_recipients')
+    .set({ state: 'queued', variant })
+    .where('mailing_id', '=', mailingId)
+    .where('state', '=', 'held')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function queueRecipientsByLastDigit(
+  db: Executor,
+  mailingId: string,
+  digits: readonly string[],
+): Promise<void> {
+  if (digits.length === 0) return;
+  await db
+    .updateTable('mailing_recipients')
+    .set({ state: 'queued' })
+    .where('mailing_id', '=', mailingId)
+    .where('state', '=', 'held')
+    .where(sql<string>`lower(substr(person_id, length(person_id), 1))`, 'in', [...digits])
+    .execute();
+}
+
+export async function findRecipient(
+  db: Executor,
+  mailingId: string,
+  personId: string,
+): Promise<MailingRecipientRow | undefined> {
+  return db
+    .selectFrom('mailing_recipients')
+    .selectAll()
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', '=', personId)
+    .executeTakeFirst();
+}
+
+export async function findRecipientByMessageId(
+  db: Executor,
+  messageId: string,
+): Promise<MailingRecipientRow | undefined> {
+  return db
+    .selectFrom('mailing_recipients')
+    .selectAll()
+    .where('message_id', '=', messageId)
+    .executeTakeFirst();
+}
+
+export async function markRecipientBounced(
+  db: Executor,
+  mailingId: string,
+  personId: string,
+  error: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set({ state: 'bounced', last_error: error.slice(0, 1000) })
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', '=', personId)
+    .execute();
+}
+
+export async function insertMailEvent(
+  db: Executor,
+  event: {
+    mailingId: string | null;
+    personId: string | null;
+    email?: string | null;
+    kind: MailEventKind;
+    url?: string | null;
+    details?: string | null;
+    at: string;
+  },
+): Promise<void> {
+  await db
+    .insertInto('mail_events')
+    .values({
+      id: newId(),
+      mailing_id: event.mailingId,
+      person_id: event.personId,
+      email: event.email ?? null,
+      kind: event.kind,
+      url: event.url ?? null,
+      details: event.details ?? null,
+      created_at: event.at,
+    })
+    .execute();
+}
+
+/** Distinct people per event kind for one mailing (opens, clicks, …), optionally per variant. */
+export async function countEventPeople(
+  db: Executor,
+  mailingId: string,
+): Promise<Array<{ kind: string; variant: string; n: number }>> {
+  const rows = await db
+    .selectFrom('mail_events')
+    .innerJoin('mailing_recipients', (join) =>
+      join
+        .onRef('mailing_recipients.mailing_id', '=', 'mail_events.mailing_id')
+        .onRef('mailing_recipients.person_id', '=', 'mail_events.person_id'),
+    )
+    .select([
+      'mail_events.kind as kind',
+      'mailing_recipients.variant as variant',
+      (eb) => eb.fn.count<number>('mail_events.person_id').distinct().as('n'),
+    ])
+    .where('mail_events.mailing_id', '=', mailingId)
+    .groupBy(['mail_events.kind', 'mailing_recipients.variant'])
+    .execute();
+  return rows.map((r) => ({ kind: r.kind, variant: r.variant, n: Number(r.n) }));
+}
+
+export async function countSentByVariant(db: Executor, mailingId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('mailing_recipients')
+    .select(['variant', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('mailing_id', '=', mailingId)
+    .where('state', 'in', ['sent', 'bounced'])
+    .groupBy('variant')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.variant, Number(r.n)]));
+}
+
+export async function listMailEvents(
+  db: Executor,
+  mailingId: string,
+  kind?: MailEventKind,
+): Promise<Array<{ person_id: string | null; kind: string; url: string | null; created_at: string }>> {
+  let query = db
+    .selectFrom('mail_events')
+    .select(['person_id', 'kind', 'url', 'created_at'])
+    .where('mailing_id', '=', mailingId);
+  if (kind) query = query.where('kind', '=', kind);
+  return query.orderBy('id').limit(10_000).execute();
+}
+
+/** Adds (or keeps) a suppression; returns true when it is new. */
+export async function insertSuppression(
+  db: Executor,
+  address: string,
+  reason: string,
+  details: string | null,
+  at: string,
+): Promise<boolean> {
+  const result = await db
+    .insertInto('suppressions')
+    .values({ address, reason, details, created_at: at })
+    .onConflict((oc) => oc.column('address').doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function findSuppression(db: Executor, address: string): Promise<SuppressionRow | undefined> {
+  return db.selectFrom('suppressions').selectAll().where('address', '=', address).executeTakeFirst();
+}
+
+export async function listSuppressedAmong(db: Executor, addresses: readonly string[]): Promise<Set<string>> {
+  if (addresses.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('suppressions')
+    .select('address')
+    .where('address', 'in', [...addresses])
+    .execute();
+  return new Set(rows.map((r) => r.address));
+}
+
+export async function findDomainThrottle(
+  db: Executor,
+  domain: string,
+): Promise<{ paused_until: string; strikes: number } | undefined> {
+  return db
+    .selectFrom('mail_domain_throttles')
+    .select(['paused_until', 'strikes'])
+    .where('domain', '=', domain)
+    .executeTakeFirst();
+}
+
+export async function listThrottledDomains(db: Executor, now: string): Promise<Map<string, string>> {
+  const rows = await db
+    .selectFrom('mail_domain_throttles')
+    .select(['domain', 'paused_until'])
+    .where('paused_until', '>', now)
+    .execute();
+  return new Map(rows.map((r) => [r.domain, r.paused_until]));
+}
+
+export async function upsertDomainThrottle(
+  db: Executor,
+  domain: string,
+  pausedUntil: string,
+  strikes: number,
+  error: string,
+  at: string,
+): Promise<void> {
+  await db
+    .insertInto('mail_domain_throttles')
+    .values({ domain, paused_until: pausedUntil, strikes, last_error: error.slice(0, 500), updated_at: at })
+    .onConflict((oc) =>
+      oc
+        .column('domain')
+        .doUpdateSet({ paused_until: pausedUntil, strikes, last_error: error.slice(0, 500), updated_at: at }),
+    )
+    .execute();
+}
+
+/** Which of these people the subquery contains (action-aware re-check of one batch). */
+export async function listPeopleAmong(
+  db: Executor,
+  subquery: PersonIdSubquery,
+  personIds: readonly string[],
+): Promise<Set<string>> {
+  if (personIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom(subquery.as('matched'))
+    .select('matched.person_id')
+    .where('matched.person_id', 'in', [...personIds])
+    .execute();
+  return new Set(rows.map((r) => r.person_id));
+}
+
+/** Recipients of a mailing that the subquery contains, per variant (e.g. signatures from it). */
+export async function countRecipientsAmong(
+  db: Executor,
+  mailingId: string,
+  subquery: PersonIdSubquery,
+): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('mailing_recipients')
+    .select(['variant', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('mailing_id', '=', mailingId)
+    .where('person_id', 'in', subquery)
+    .groupBy('variant')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.variant, Number(r.n)]));
+}

@@ -1,0 +1,15 @@
+export {
+  findEmailStatus,
+  listAllTagAndListNames,
+  listListsOfPerson,
+  listMergeFields,
+  listNoLongerSubscribed,
+  removeFromList,
+  selectReachableEmails,
+  updateEmailStatus,
+  type AddressSubquery,
+  type MergeFieldsRow,
+  type PeopleAudienceFilter,
+  type PersonIdSubquery,
+  type ReachableEmailQuery,
+} from './store.ts';

@@ -1,0 +1,230 @@
+import { sql, type SelectQueryBuilder } from 'kysely';
+import type { Database, Executor } from '../../db/index.ts';
+import { likeEscape } from '../../db/index.ts';
+
+/**
+ * People-side SQL for mail audiences: who is reachable, narrowed by lists, tags, postal codes,
+ * districts and language. Other capabilities embed these as subqueries and never read the people
+ * tables themselves.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PersonIdSubquery = SelectQueryBuilder<any, any, { person_id: string }>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AddressSubquery = SelectQueryBuilder<any, any, { address: string }>;
+
+export interface PeopleAudienceFilter {
+  /** Member of any of these lists (by name). */
+  lists?: readonly string[];
+  /** Has any of these tags (by name). */
+  tags?: readonly string[];
+  /** Has none of these tags. */
+  excludeTags?: readonly string[];
+  /** Primary postal code starts with any of these (normalised upper-case). */
+  postalCodes?: readonly string[];
+  /** Any address lies in any of these districts. */
+  districts?: readonly string[];
+  /** Preferred language is any of these. */
+  languages?: readonly string[];
+  /** Each of these must contain the person (AND). */
+  include?: readonly PersonIdSubquery[];
+  /** None of these may contain the person. */
+  exclude?: readonly PersonIdSubquery[];
+  /** Addresses never to mail (suppressions). */
+  excludeAddresses?: readonly AddressSubquery[];
+}
+
+export type ReachableEmailQuery = SelectQueryBuilder<
+  Database,
+  'emails',
+  { person_id: string; email: string }
+>;
+
+/**
+ * Subscribed addresses (bouncing, complained and unsubscribed are never reachable) of people
+ * matching the filter, primary addresses first; a person with two subscribed addresses appears
+ * twice, so consumers dedupe by person (insert-or-ignore, count distinct).
+ */
+export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter): ReachableEmailQuery {
+  let query = db
+    .selectFrom('emails')
+    .select(['emails.person_id as person_id', 'emails.address as email'])
+    .where('emails.status', '=', 'subscribed');
+  if (filter.lists?.length) {
+    const names = [...filter.lists];
+    query = query.where('emails.person_id', 'in', (eb) =>
+      eb
+        .selectFrom('list_members')
+        .innerJoin('lists', 'lists.id', 'list_members.list_id')
+        .select('list_members.person_id')
+        .where('lists.name', 'in', names),
+    );
+  }
+  if (filter.tags?.length) {
+    const names = [...filter.tags];
+    query = query.where('emails.person_id', 'in', (eb) =>
+      eb
+        .selectFrom('taggings')
+        .innerJoin('tags', 'tags.id', 'taggings.tag_id')
+        .select('taggings.person_id')
+        .where('tags.name', 'in', names),
+    );
+  }
+  if (filter.excludeTags?.length) {
+    const names = [...filter.excludeTags];
+    query = query.where('emails.person_id', 'not in', (eb) =>
+      eb
+        .selectFrom('taggings')
+        .innerJoin('tags', 'tags.id', 'taggings.tag_id')
+        .select('taggings.person_id')
+        .where('tags.name', 'in', names),
+    );
+  }
+  if (filter.postalCodes?.length) {
+    const prefixes = filter.postalCodes.map((code) => code.trim().toUpperCase().replace(/\s+/g, ' '));
+    query = query.where('emails.person_id', 'in', (eb) =>
+      eb
+        .selectFrom('addresses')
+        .select('addresses.person_id')
+        .where((inner) =>
+          inner.or(
+            prefixes.map((prefix) =>
+              inner('addresses.postal_code', 'like', sql<string>`${likeEscape(prefix) + '%'} escape '\\'`),
+            ),
+          ),
+        ),
+    );
+  }
+  if (filter.districts?.length) {
+    const districts = [...filter.districts];
+    // district_ids is a list ("a,b" or a JSON array); normalise it to ",a,b," and look for ",id,".
+    const normalised = sql<string>`(',' || replace(replace(replace(replace(coalesce(addresses.district_ids, ''), '[', ''), ']', ''), '"', ''), ' ', '') || ',')`;
+    query = query.where('emails.person_id', 'in', (eb) =>
+      eb
+        .selectFrom('addresses')
+        .select('addresses.person_id')
+        .where((inner) =>
+          inner.or(
+            districts.map(
+              (district) =>
+                sql<boolean>`${normalised} like ${'%,' + likeEscape(district) + ',%'} escape '\\'`,
+            ),
+          ),
+        ),
+    );
+  }
+  if (filter.languages?.length) {
+    const languages = filter.languages.map((language) => language.toLowerCase());
+    query = query.where('emails.person_id', 'in', (eb) =>
+      eb.selectFrom('people').select('people.id as person_id').where('people.language', 'in', languages),
+    );
+  }
+  for (const subquery of filter.include ?? []) query = query.where('emails.person_id', 'in', subquery);
+  for (const subquery of filter.exclude ?? []) query = query.where('emails.person_id', 'not in', subquery);
+  for (const subquery of filter.excludeAddresses ?? [])
+    query = query.where('emails.address', 'not in', subquery);
+  return query.orderBy('emails.person_id').orderBy('emails.is_primary', 'desc').orderBy('emails.address');
+}
+
+/** Merge fields of one batch of recipients, keyed by person id. */
+export interface MergeFieldsRow {
+  person_id: string;
+  given_name: string | null;
+  family_name: string | null;
+  language: string | null;
+  postal_code: string | null;
+  locality: string | null;
+}
+
+export async function listMergeFields(db: Executor, personIds: readonly string[]): Promise<MergeFieldsRow[]> {
+  if (personIds.length === 0) return [];
+  return db
+    .selectFrom('people')
+    .leftJoin('addresses', (join) =>
+      join.onRef('addresses.person_id', '=', 'people.id').on('addresses.is_primary', '=', 1),
+    )
+    .select([
+      'people.id as person_id',
+      'people.given_name',
+      'people.family_name',
+      'people.language',
+      'addresses.postal_code',
+      'addresses.locality',
+    ])
+    .where('people.id', 'in', [...personIds])
+    .execute();
+}
+
+/** Of these people, those whose address is no longer subscribed (unsubscribed, bouncing, complained). */
+export async function listNoLongerSubscribed(
+  db: Executor,
+  recipients: ReadonlyArray<{ personId: string; email: string }>,
+): Promise<Set<string>> {
+  if (recipients.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('emails')
+    .select(['person_id', 'address'])
+    .where(
+      'address',
+      'in',
+      recipients.map((r) => r.email),
+    )
+    .where('status', '!=', 'subscribed')
+    .execute();
+  return new Set(rows.map((row) => row.person_id));
+}
+
+/** Sets one address's status (unsubscribe, bounce, complaint); returns the owner's person id. */
+export async function updateEmailStatus(
+  db: Executor,
+  address: string,
+  status: 'unsubscribed' | 'bouncing' | 'complained',
+  at: string,
+): Promise<string | null> {
+  const row = await db
+    .updateTable('emails')
+    .set({ status, updated_at: at })
+    .where('address', '=', address.trim().toLowerCase())
+    .returning('person_id')
+    .executeTakeFirst();
+  return row?.person_id ?? null;
+}
+
+export async function findEmailStatus(
+  db: Executor,
+  address: string,
+): Promise<{ person_id: string; status: string } | undefined> {
+  return db
+    .selectFrom('emails')
+    .select(['person_id', 'status'])
+    .where('address', '=', address.trim().toLowerCase())
+    .executeTakeFirst();
+}
+
+/** Removes a person from one list (by list id), for the "unsubscribe from this list" preference. */
+export async function removeFromList(db: Executor, personId: string, listId: string): Promise<void> {
+  await db
+    .deleteFrom('list_members')
+    .where('person_id', '=', personId)
+    .where('list_id', '=', listId)
+    .execute();
+}
+
+export async function listListsOfPerson(
+  db: Executor,
+  personId: string,
+): Promise<Array<{ id: string; name: string }>> {
+  return db
+    .selectFrom('list_members')
+    .innerJoin('lists', 'lists.id', 'list_members.list_id')
+    .select(['lists.id', 'lists.name'])
+    .where('list_members.person_id', '=', personId)
+    .orderBy('lists.name')
+    .execute();
+}
+
+export async function listAllTagAndListNames(db: Executor): Promise<{ tags: string[]; lists: string[] }> {
+  const tags = await db.selectFrom('tags').select('name').orderBy('name').limit(500).execute();
+  const lists = await db.selectFrom('lists').select('name').orderBy('name').limit(500).execute();
+  return { tags: tags.map((t) => t.name), lists: lists.map((l) => l.name) };
+}

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
+import { addPeople, openPetition, sign } from './fixtures.ts';
+
+describe('mail audiences', () => {
+  let t: TestRuntime;
+  let ids: Map<string, string>;
+  let petition: { id: string; slug: string };
+  const from = {
+    fromName: 'Campaign',
+    fromAddress: 'news@campaign.example',
+    subject: 'Hi',
+    body: 'Hello',
+    format: 'markdown' as const,
+  };
+
+  beforeAll(async () => {
+    t = await createTestRuntime({ SIGN_ALTCHA: 'false', SIGN_RATE_IP: '0', SIGN_RATE_EMAIL: '0' });
+    ids = await addPeople(t.services, [
+      {
+        email: 'ana@a.example',
+        givenName: 'Ana',
+        tags: ['volunteer'],
+        lists: ['News'],
+        language: 'es',
+        address: { postalCode: '10115' },
+        subscribe: true,
+      },
+      {
+        email: 'ben@b.example',
+        givenName: 'Ben',
+        tags: ['volunteer', 'donor'],
+        lists: ['News'],
+        language: 'en',
+        address: { postalCode: '10117' },
+        subscribe: true,
+      },
+      {
+        email: 'cy@c.example',
+        givenName: 'Cy',
+        tags: ['donor'],
+        lists: ['Alerts'],
+        language: 'en',
+        address: { postalCode: '20095' },
+        subscribe: true,
+      },
+      {
+        email: 'dee@d.example',
+        givenName: 'Dee',
+        tags: ['volunteer'],
+        lists: ['News', 'Alerts'],
+        language: 'es',
+        address: { postalCode: '20097' },
+        subscribe: true,
+      },
+      // Never subscribed: never in any audience.
+      { email: 'eve@e.example', givenName: 'Eve', tags: ['volunteer'], lists: ['News'], subscribe: false },
+      {
+        email: 'fay@f.example',
+        givenName: 'Fay',
+        tags: ['volunteer'],
+        lists: ['News'],
+        address: { postalCode: '10119' },
+        subscribe: true,
+      },
+    ]);
+    petition = await openPetition(t.services);
+    // Ben and Dee sign; signing re-merges them, still subscribed.
+    await sign(t.services, petition.slug, 'ben@b.example');
+    await sign(t.services, petition.slug, 'dee@d.example');
+    // Fay's address hard-bounced before: suppressed.
+    await t.services.mailings.suppress('fay@f.example', 'bounce', 'test');
+  });
+  afterAll(async () => {
+    t.services.mailings.close();
+    await t.services.petitions.close();
+    await t.close();
+  });
+
+  const count = (audience: object) => t.services.mailings.countAudience(audience);
+
+  it('counts exactly the subscribed, unsuppressed people matching every criterion', async () => {
+    expect(await count({})).toBe(4); // ana, ben, cy, dee
+    expect(await count({ tags: ['volunteer'] })).toBe(3); // ana, ben, dee (eve unsubscribed, fay suppressed)
+    expect(await count({ tags: ['volunteer', 'donor'] })).toBe(4);
+    expect(await count({ tags: ['volunteer'], lists: ['Alerts'] })).toBe(1); // dee
+    expect(await count({ excludeTags: ['donor'] })).toBe(2); // ana, dee
+    expect(await count({ languages: ['es'] })).toBe(2);
+    expect(await count({ postalCodes: ['101'] })).toBe(2); // ana, ben
+    expect(await count({ postalCodes: ['20095', '10117'] })).toBe(2); // cy, ben
+  });
+
+  it('"signed petition X" and "has NOT signed petition X" split the audience', async () => {
+    expect(await count({ signed: [petition.id] })).toBe(2); // ben, dee
+    expect(await count({ notSigned: [petition.id] })).toBe(2); // ana, cy
+    expect(await count({ notSigned: [petition.id], tags: ['volunteer'] })).toBe(1); // ana
+  });
+
+  it('materialises one recipient per person with one INSERT … SELECT, excluding signers', async () => {
+    const mailingId = await t.services.mailings.createMailing({
+      ...from,
+      audience: { notSigned: [petition.id] },
+      petitionId: petition.id,
+    });
+    const n = await t.services.mailings.startSending(mailingId);
+    expect(n).toBe(2);
+    const rows = await t.ctx.db
+      .selectFrom('mailing_recipients')
+      .select(['person_id', 'email', 'state'])
+      .where('mailing_id', '=', mailingId)
+      .orderBy('email')
+      .execute();
+    expect(rows.map((r) => r.email)).toEqual(['ana@a.example', 'cy@c.example']);
+    expect(rows.every((r) => r.state === 'queued')).toBe(true);
+    expect(rows.map((r) => r.person_id)).toEqual([ids.get('ana@a.example'), ids.get('cy@c.example')]);
+    // Starting twice is refused: the recipients are fixed once sending began.
+    await expect(t.services.mailings.startSending(mailingId)).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('opened/clicked mailing Y selects people with those events', async () => {
+    const [first] = await t.services.mailings.listMailings();
+    const ana = ids.get('ana@a.example')!;
+    const link = t.services.mailings.tokens.sign('click', first!.id, ana, 'https://example.org/');
+    expect(await t.services.mailings.recordClick(first!.id, ana, link, 'https://example.org/')).toBe(
+      'https://example.org/',
+    );
+    expect(await count({ clicked: [first!.id] })).toBe(1);
+    expect(await count({ opened: [first!.id] })).toBe(1); // a click counts as an open
+    expect(await count({ opened: [first!.id], languages: ['en'] })).toBe(0);
+  });
+
+  it('rejects a malformed audience definition', async () => {
+    await expect(count({ tags: 'volunteer' })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(count({ nonsense: ['x'] })).rejects.toMatchObject({ code: 'invalid' });
+  });
+});
