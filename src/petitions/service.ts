@@ -597,7 +597,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     countCache.delete(petition.row.slug);
     const byDistrict = byDistrictRaw
       .map((d) => ({ id: d.district, name: d.district ? (names.get(d.district) ?? d.district) : '', ...d }))
-      .sort((a, b) => b.total - a.total);
+      .sort((a, b) => b.total - a.total || a.name.localeCompare(b.name));
     return { petition, exact, perDay, bySource, byReferrer, byDistrict, comments, rejections, districtRows };
   }
 

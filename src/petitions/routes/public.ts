@@ -213,13 +213,14 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
         return reply.redirect(`/petitions/${result.slug}/thanks?${params.toString()}`, 303);
       } catch (error) {
         // A person at the form gets the form back with their entries and the reason.
-        if (json || !isAppError(error) || (error.code !== 'invalid' && error.code !== 'rate_limited'))
-          throw error;
-        const petition = await petitions.getPetitionBySlug(request.params.slug);
-        const lang = languageFor(petition, body.lang, request);
+        if (!isAppError(error)) throw error;
         if (error.code === 'rate_limited' && typeof error.details?.retryAfter === 'number') {
           reply.header('retry-after', String(error.details.retryAfter));
         }
+        if (json) return reply.status(error.status).send({ error: error.message, code: error.code } as never);
+        if (error.code !== 'invalid' && error.code !== 'rate_limited') throw error;
+        const petition = await petitions.getPetitionBySlug(request.params.slug);
+        const lang = languageFor(petition, body.lang, request);
         const page = await renderPetition(petition, lang, {
           ref: cleanRef(body.ref),
           source: cleanSource(body.source),
