@@ -61,11 +61,18 @@ export function buildBulkMessage(
       from: verp ? `${verp}@${bounceDomain}` : context.fromAddress,
       to: recipient.email,
     },
+    // Prepared: written as they are (nodemailer would otherwise MIME-encode the quotes).
     headers: {
-      'List-Unsubscribe': listUnsubscribe,
-      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-      'List-Id': `${quoteName(context.orgName)} <${orgSlug}.mailings.${fromDomain}>`,
-      'Feedback-ID': `${context.mailingId.slice(0, 8)}:${context.mailingId}:mailing:${orgSlug}`,
+      'List-Unsubscribe': { prepared: true, value: listUnsubscribe },
+      'List-Unsubscribe-Post': { prepared: true, value: 'List-Unsubscribe=One-Click' },
+      'List-Id': {
+        prepared: true,
+        value: `${quoteName(context.orgName)} <${orgSlug}.mailings.${fromDomain}>`,
+      },
+      'Feedback-ID': {
+        prepared: true,
+        value: `${context.mailingId.slice(0, 8)}:${context.mailingId}:mailing:${orgSlug}`,
+      },
       Precedence: 'bulk',
     },
   };
