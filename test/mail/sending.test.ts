@@ -13,13 +13,6 @@ const keys = generateKeyPairSync('rsa', {
   publicKeyEncoding: { type: 'spki', format: 'der' },
 });
 
-function header(message: ReceivedMessage, name: string): string {
-  const value = message.headers.get(name);
-  if (value === undefined) return '';
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
-}
-
 function rawHeader(message: ReceivedMessage, name: string): string {
   const unfolded = message.raw.replace(/\r?\n[ \t]+/g, ' ');
   const match = new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(unfolded);
