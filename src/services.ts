@@ -51,6 +51,7 @@ export function createServices(ctx: AppContext): Services {
 const homeSections = [
   { href: '/admin/people', label: 'People', text: 'search supporters, see their history, export' },
   { href: '/admin/imports/new', label: 'Import', text: 'add supporters from a CSV file' },
+  { href: '/admin/petitions', label: 'Petitions', text: 'publish petitions, follow signatures, deliver them' },
 ];
 
 /** Registers each capability's Fastify plugin. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { addAdminNavItem } from '../web/layout.ts';
+import { petitionAdminRoutes } from './routes/admin.ts';
 import { petitionPublicRoutes } from './routes/public.ts';
 import type { PetitionService } from './service.ts';
 
@@ -19,4 +20,5 @@ export async function petitionsPlugin(app: FastifyInstance, options: PetitionsPl
     await options.petitions.close();
   });
   await app.register(petitionPublicRoutes, options);
+  await app.register(petitionAdminRoutes, options);
 }
