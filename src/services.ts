@@ -8,7 +8,13 @@ import {
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
 import { createMailService, type MailService } from './mail/index.ts';
-import { createMailingsService, petitionsForMail, type MailingsService } from './mail/mailings/index.ts';
+import {
+  createMailingsService,
+  mailingsPublicPlugin,
+  petitionsForMail,
+  startInboundListener,
+  type MailingsService,
+} from './mail/mailings/index.ts';
 import { createPeopleService, type PeopleService } from './people/index.ts';
 import { createPetitionService, petitionsPlugin, type PetitionService } from './petitions/index.ts';
 
@@ -43,7 +49,14 @@ export function createServices(ctx: AppContext): Services {
     people,
     petitions,
     mailings,
-    afterListen: [() => printFirstOwnerLink(auth, (line) => console.log(line))],
+    afterListen: [
+      () => printFirstOwnerLink(auth, (line) => console.log(line)),
+      // Optional listener for bounce reports (DSNs) and mailto unsubscribes.
+      async () => {
+        const port = ctx.config.bulkMail.inboundSmtpPort;
+        if (port > 0) await startInboundListener(mailings, ctx.log, { port, host: ctx.config.host });
+      },
+    ],
   };
 }
 
@@ -63,4 +76,5 @@ export async function registerPlugins(
   installAuthHooks(app, services.auth, ctx);
   await app.register(authPlugin, { ctx, auth: services.auth, homeSections: () => homeSections });
   await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
+  await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
 }

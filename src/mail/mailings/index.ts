@@ -6,3 +6,5 @@ export {
 } from './service.ts';
 export { petitionsForMail } from './petitions-adapter.ts';
 export type { PetitionsForMail } from './sources.ts';
+export { mailingsPublicPlugin } from './routes-public.ts';
+export { startInboundListener, type InboundListener } from '../bounces/inbound.ts';

@@ -586,12 +586,27 @@ export function createMailingsService(
     source: string,
   ): Promise<void> {
     const recipient = await recipientOrThrow(mailingId, personId, signature);
+    await unsubscribeRecipient(recipient, source);
+  }
+
+  /** Unsubscribe by an email to the List-Unsubscribe mailto address (already verified). */
+  async function unsubscribeFromVerp(mailingId: string, personId: string, source: string): Promise<boolean> {
+    const recipient = await store.findRecipient(db, mailingId, personId);
+    if (!recipient) return false;
+    await unsubscribeRecipient(recipient, source);
+    return true;
+  }
+
+  async function unsubscribeRecipient(
+    recipient: { mailing_id: string; person_id: string; email: string },
+    source: string,
+  ) {
     const current = await findEmailStatus(db, recipient.email);
     await updateEmailStatusIfSubscribed(recipient.email, current?.status);
-    if (current?.status !== 'unsubscribed') {
+    if (current?.status === 'subscribed') {
       await store.insertMailEvent(db, {
-        mailingId,
-        personId,
+        mailingId: recipient.mailing_id,
+        personId: recipient.person_id,
         email: recipient.email,
         kind: 'unsubscribe',
         details: source,
@@ -641,6 +656,17 @@ export function createMailingsService(
     if (mailingId && personId && !email)
       email = (await store.findRecipient(db, mailingId, personId))?.email ?? null;
     if (!email) return { matched: false };
+    if (!mailingId || !personId) {
+      // Only an address: attribute the report to the last mailing sent to it.
+      const owner = await findEmailStatus(db, email);
+      const latest = owner ? await store.findLatestSentRecipient(db, owner.person_id, email) : undefined;
+      if (latest) {
+        mailingId = latest.mailing_id;
+        personId = latest.person_id;
+      } else if (owner) {
+        personId = owner.person_id;
+      }
+    }
     const now = nowIso();
     const details = report.reason?.slice(0, 1000) ?? null;
     if (report.kind === 'delivered') {
@@ -700,6 +726,7 @@ export function createMailingsService(
     recordClick,
     verifyUnsubscribe,
     unsubscribe,
+    unsubscribeFromVerp,
     preferences,
     leaveList,
     recordDeliveryReport,

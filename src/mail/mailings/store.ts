@@ -465,3 +465,20 @@ export async function countRecipientsAmong(
     .execute();
   return Object.fromEntries(rows.map((r) => [r.variant, Number(r.n)]));
 }
+
+/** The last mailing sent to this person at this address (for reports that name only an address). */
+export async function findLatestSentRecipient(
+  db: Executor,
+  personId: string,
+  email: string,
+): Promise<MailingRecipientRow | undefined> {
+  return db
+    .selectFrom('mailing_recipients')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .where('email', '=', email)
+    .where('state', 'in', ['sent', 'bounced'])
+    .orderBy('sent_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
