@@ -10,6 +10,7 @@ import type { AppContext } from './context.ts';
 import { createMailService, type MailService } from './mail/index.ts';
 import {
   createMailingsService,
+  mailingsAdminPlugin,
   mailingsPublicPlugin,
   petitionsForMail,
   startInboundListener,
@@ -64,7 +65,16 @@ export function createServices(ctx: AppContext): Services {
 const homeSections = [
   { href: '/admin/people', label: 'People', text: 'search supporters, see their history, export' },
   { href: '/admin/imports/new', label: 'Import', text: 'add supporters from a CSV file' },
-  { href: '/admin/petitions', label: 'Petitions', text: 'publish petitions, follow signatures, deliver them' },
+  {
+    href: '/admin/petitions',
+    label: 'Petitions',
+    text: 'publish petitions, follow signatures, deliver them',
+  },
+  {
+    href: '/admin/mailings',
+    label: 'Mailings',
+    text: 'email supporters, A/B test subjects, follow the results',
+  },
 ];
 
 /** Registers each capability's Fastify plugin. */
@@ -77,4 +87,5 @@ export async function registerPlugins(
   await app.register(authPlugin, { ctx, auth: services.auth, homeSections: () => homeSections });
   await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
   await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
+  await app.register(mailingsAdminPlugin, { ctx, mailings: services.mailings, mail: services.mail });
 }

@@ -8,3 +8,4 @@ export { petitionsForMail } from './petitions-adapter.ts';
 export type { PetitionsForMail } from './sources.ts';
 export { mailingsPublicPlugin } from './routes-public.ts';
 export { startInboundListener, type InboundListener } from '../bounces/inbound.ts';
+export { mailingsAdminPlugin } from './routes-admin.ts';

@@ -431,15 +431,30 @@ export function createMailingsService(
     };
   }
 
-  /** The message as a given person (or a nameless sample) would receive it. */
+  /** The message as a given person (or a nameless sample) would receive it; links untracked. */
   async function previewMailing(
     id: string,
     personId: string | null = null,
     variant = 'A',
   ): Promise<RenderedMessage> {
     const mailing = await getMailing(id);
-    const compiled = await compile(mailing);
-    return compiled.render(await recipientFields(personId, 'preview@example.org', variant));
+    const compiled = await compile({ ...mailing, tracking: 0 });
+    return compiled.render(
+      await recipientFields(personId, 'preview@example.org', variant === 'B' ? 'B' : 'A'),
+    );
+  }
+
+  /** The person id behind an address, for "preview as" and "test as". */
+  async function personIdByEmail(email: string): Promise<string> {
+    const address = tryNormaliseEmail(email);
+    const found = address ? await findEmailStatus(db, address) : undefined;
+    if (!found) throw new AppError('invalid', `Nobody has the address ${email.slice(0, 100)}.`);
+    return found.person_id;
+  }
+
+  /** A short-lived signed address for the framed HTML preview (served outside the admin's CSP). */
+  function previewToken(id: string, personId: string | null, variant: string, expires: number): string {
+    return tokens.sign('preview', id, personId ?? '', variant, String(expires));
   }
 
   /** Sends one test message (with all bulk headers) to any address, now; nothing is recorded. */
@@ -720,6 +735,8 @@ export function createMailingsService(
     resumeMailing,
     sendWinnerToRest,
     previewMailing,
+    personIdByEmail,
+    previewToken,
     sendTestMessage,
     mailingReport,
     recordOpen,
