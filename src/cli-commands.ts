@@ -1,5 +1,7 @@
 import type { parseArgs } from 'node:util';
 import { authCommands } from './auth/commands.ts';
+import { demoCommands } from './demo/commands.ts';
+import { peopleCommands } from './people/cli.ts';
 
 /**
  * Commands other capabilities add to the CLI (`user add`, `import`, `export`, `demo`, …).
@@ -13,4 +15,4 @@ export interface CliCommand {
   run(args: string[], parse: typeof parseArgs): Promise<number>;
 }
 
-export const cliCommands: CliCommand[] = [...authCommands];
+export const cliCommands: CliCommand[] = [...authCommands, ...demoCommands, ...peopleCommands];
