@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
-import { isUniqueViolation } from '../db/index.ts';
+import { isUniqueViolation, type Trx } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { AltchaGuard } from './altcha.ts';
 import { CounterBatcher } from './counters.ts';
 import { displayGoal } from './goal.ts';
-import { messages, pickLanguage } from './i18n.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { messages, pickLanguage, type Language } from './i18n.ts';
 import { renderMarkdown } from './markdown.ts';
 import { RateLimiter } from './rate-limit.ts';
 import * as store from './store.ts';
-import type { PetitionRow, PetitionTranslationRow, SignatureRow } from './tables.ts';
+import type { NewSignatureRow, PetitionRow, PetitionTranslationRow, SignatureRow } from './tables.ts';
 import {
   deriveKey,
   makeSignedToken,
@@ -52,6 +53,24 @@ export interface PetitionDeps {
 
 export type PetitionService = ReturnType<typeof createPetitionService>;
 
+/** One validated signature waiting for its batch. */
+interface SignItem {
+  petition: Petition;
+  fields: ReturnType<typeof validateSignInput>;
+  language: Language;
+  requiresConfirmation: boolean;
+  districtId: string | null;
+  referrer: string | null;
+  source: string | null;
+  meta: RequestMeta;
+  signatureId: string;
+  referralCode: string;
+}
+
+type SignOutcome =
+  | { inserted: true; signatureId: string; referralCode: string }
+  | { inserted: false; signature: SignatureRow };
+
 export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const { db, config, log } = ctx;
   const confirmKey = deriveKey(config.secretKey, CONFIRM_PURPOSE);
@@ -64,6 +83,15 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
   const countCache = new Map<string, { at: number; count: PublicCount }>();
   const markdownCache = new Map<string, { key: string; html: string }>();
+  // Signatures arriving together commit together (one SQLite writer; a few parallel batches on PostgreSQL).
+  const signCommitter = new GroupCommitter<SignItem, SignOutcome>(
+    db,
+    (trx, items) => writeSignatures(trx, items),
+    {
+      maxBatch: 200,
+      maxConcurrent: ctx.dialect === 'sqlite' ? 1 : 4,
+    },
+  );
 
   /* ---------- organiser side ---------- */
 
@@ -346,80 +374,18 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       }
     }
     const district = await lookupDistrict(row.id, fields.postalCode);
-    const now = nowIso();
-    const referralCode = newReferralCode();
-    const source = `petition:${row.slug}`;
-    const referrer = input.ref && referralCodePattern.test(input.ref) ? input.ref : null;
-    const texts = textsFor(petition, language);
-    const commentStatus = fields.comment
-      ? row.comment_moderation === 'immediate'
-        ? 'approved'
-        : 'pending'
-      : 'none';
-
-    const outcome = await db.transaction().execute(async (trx) => {
-      const person = await deps.people.mergePersonByEmail(trx, {
-        email: fields.email,
-        givenName: fields.givenName,
-        familyName: fields.familyName,
-        language,
-        phone: fields.phone,
-        address:
-          fields.postalCode || fields.locality
-            ? { postalCode: fields.postalCode, locality: fields.locality }
-            : null,
-        source,
-        subscribe: fields.consent,
-        consent: fields.consent ? { what: 'email', source, ip: meta.ip } : null,
-      });
-      const signatureId = newId();
-      const inserted = await store.insertSignatureIfNew(trx, {
-        id: signatureId,
-        petition_id: row.id,
-        person_id: person.personId,
-        signer_name: [fields.givenName, fields.familyName].filter(Boolean).join(' '),
-        locality: fields.locality,
-        postal_code: fields.postalCode,
-        district: district?.id ?? null,
-        comment: fields.comment,
-        comment_status: commentStatus,
-        answers: JSON.stringify(fields.answers),
-        source: cleanCode(input.source),
-        referrer_code: referrer,
-        referral_code: referralCode,
-        language,
-        ip: meta.ip,
-        user_agent: meta.userAgent?.slice(0, 300) ?? null,
-        confirmed_at: requiresConfirmation ? null : now,
-        confirmation_sent_at: requiresConfirmation ? now : null,
-        created_at: now,
-      });
-      if (!inserted) {
-        const existing = await store.findSignatureByPerson(trx, row.id, person.personId);
-        if (!existing) throw new Error('signature vanished during signing');
-        // Signing again while unconfirmed re-sends the link, at most every RESEND_AFTER_MS.
-        if (
-          !existing.confirmed_at &&
-          (!existing.confirmation_sent_at ||
-            Date.parse(existing.confirmation_sent_at) < Date.now() - RESEND_AFTER_MS)
-        ) {
-          await queueConfirmation(trx, petition, existing, fields.email, language);
-          await store.markConfirmationSent(trx, existing.id, now);
-        }
-        return { inserted: false as const, signature: existing };
-      }
-      const signature = { id: signatureId, person_id: person.personId } as Pick<
-        SignatureRow,
-        'id' | 'person_id'
-      >;
-      if (requiresConfirmation) {
-        await queueConfirmation(trx, petition, signature, fields.email, language, fields.givenName);
-      } else {
-        await queueAutoresponse(trx, petition, signature.person_id, fields.email, texts.title);
-      }
-      return { inserted: true as const, signature };
+    const outcome = await signCommitter.submit({
+      petition,
+      fields,
+      language,
+      requiresConfirmation,
+      districtId: district?.id ?? null,
+      referrer: input.ref && referralCodePattern.test(input.ref) ? input.ref : null,
+      source: cleanCode(input.source),
+      meta,
+      signatureId: newId(),
+      referralCode: newReferralCode(),
     });
-
     if (!outcome.inserted) {
       return {
         status: 'already_signed',
@@ -433,10 +399,121 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return {
       status: 'signed',
       confirmationRequired: requiresConfirmation,
-      referralCode,
-      signatureId: outcome.signature.id,
+      referralCode: outcome.referralCode,
+      signatureId: outcome.signatureId,
       slug: row.slug,
     };
+  }
+
+  /**
+   * Writes a batch of signatures in one transaction: people merged in one call, signatures in one
+   * insert (a repeat of (petition, person) is left alone), then each new signer's email queued.
+   */
+  async function writeSignatures(trx: Trx, items: readonly SignItem[]): Promise<SignOutcome[]> {
+    const now = nowIso();
+    const people = await deps.people.mergePeople(
+      trx,
+      items.map((item) => {
+        const { fields } = item;
+        const source = `petition:${item.petition.row.slug}`;
+        return {
+          email: fields.email,
+          givenName: fields.givenName,
+          familyName: fields.familyName,
+          language: item.language,
+          phone: fields.phone,
+          address:
+            fields.postalCode || fields.locality
+              ? { postalCode: fields.postalCode, locality: fields.locality }
+              : null,
+          source,
+          subscribe: fields.consent,
+          consent: fields.consent ? { what: 'email', source, ip: item.meta.ip } : null,
+        };
+      }),
+    );
+    const firstOfPair = new Set<string>();
+    const rows: NewSignatureRow[] = [];
+    items.forEach((item, i) => {
+      const personId = people[i]!.personId;
+      const pair = `${item.petition.row.id}\n${personId}`;
+      if (firstOfPair.has(pair)) return;
+      firstOfPair.add(pair);
+      const { fields, petition } = item;
+      rows.push({
+        id: item.signatureId,
+        petition_id: petition.row.id,
+        person_id: personId,
+        signer_name: [fields.givenName, fields.familyName].filter(Boolean).join(' '),
+        locality: fields.locality,
+        postal_code: fields.postalCode,
+        district: item.districtId,
+        comment: fields.comment,
+        comment_status: fields.comment
+          ? petition.row.comment_moderation === 'immediate'
+            ? 'approved'
+            : 'pending'
+          : 'none',
+        answers: JSON.stringify(fields.answers),
+        source: item.source,
+        referrer_code: item.referrer,
+        referral_code: item.referralCode,
+        language: item.language,
+        ip: item.meta.ip,
+        user_agent: item.meta.userAgent?.slice(0, 300) ?? null,
+        confirmed_at: item.requiresConfirmation ? null : now,
+        confirmation_sent_at: item.requiresConfirmation ? now : null,
+        created_at: now,
+      });
+    });
+    const inserted = new Set(await store.insertSignaturesIfNew(trx, rows));
+    const repeats = items.filter((item) => !inserted.has(item.signatureId));
+    const existing = new Map<string, SignatureRow>();
+    for (const petitionId of new Set(repeats.map((item) => item.petition.row.id))) {
+      const personIds = items
+        .map((item, i) =>
+          item.petition.row.id === petitionId && !inserted.has(item.signatureId) ? people[i]!.personId : null,
+        )
+        .filter((id): id is string => id !== null);
+      for (const signature of await store.findSignaturesByPeople(trx, petitionId, personIds)) {
+        existing.set(`${petitionId}\n${signature.person_id}`, signature);
+      }
+    }
+    const outcomes: SignOutcome[] = [];
+    for (const [i, item] of items.entries()) {
+      const personId = people[i]!.personId;
+      const { petition, fields } = item;
+      if (inserted.has(item.signatureId)) {
+        const signature = { id: item.signatureId, person_id: personId };
+        if (item.requiresConfirmation) {
+          await queueConfirmation(trx, petition, signature, fields.email, item.language, fields.givenName);
+        } else {
+          await queueAutoresponse(
+            trx,
+            petition,
+            personId,
+            fields.email,
+            textsFor(petition, item.language).title,
+          );
+        }
+        outcomes.push({ inserted: true, signatureId: item.signatureId, referralCode: item.referralCode });
+        continue;
+      }
+      const signature = existing.get(`${petition.row.id}\n${personId}`);
+      if (!signature) throw new Error('signature vanished during signing');
+      // Signing again while unconfirmed re-sends the link, at most every RESEND_AFTER_MS.
+      if (
+        !signature.confirmed_at &&
+        (!signature.confirmation_sent_at ||
+          Date.parse(signature.confirmation_sent_at) < Date.now() - RESEND_AFTER_MS)
+      ) {
+        await queueConfirmation(trx, petition, signature, fields.email, item.language);
+        await store.markConfirmationSent(trx, signature.id, now);
+        signature.confirmation_sent_at = now;
+      }
+      outcomes.push({ inserted: false, signature });
+    }
+    return outcomes;
   }
 
   function confirmationLink(slug: string, signatureId: string, language: string, expiresAt?: Date): string {

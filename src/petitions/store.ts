@@ -112,6 +112,35 @@ export async function insertSignatureIfNew(db: Executor, row: NewSignatureRow): 
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
+/** Inserts the rows whose (petition, person) has not signed yet; returns the ids written. */
+export async function insertSignaturesIfNew(
+  db: Executor,
+  rows: readonly NewSignatureRow[],
+): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const written = await db
+    .insertInto('signatures')
+    .values([...rows])
+    .onConflict((oc) => oc.columns(['petition_id', 'person_id']).doNothing())
+    .returning('id')
+    .execute();
+  return written.map((row) => row.id);
+}
+
+export async function findSignaturesByPeople(
+  db: Executor,
+  petitionId: string,
+  personIds: readonly string[],
+): Promise<SignatureRow[]> {
+  if (personIds.length === 0) return [];
+  return db
+    .selectFrom('signatures')
+    .selectAll()
+    .where('petition_id', '=', petitionId)
+    .where('person_id', 'in', [...personIds])
+    .execute();
+}
+
 export async function findSignatureByPerson(
   db: Executor,
   petitionId: string,

@@ -135,7 +135,8 @@ export interface PublicCount {
 
 /** The people capability, as petitions use it (`services.people`). */
 export interface PeoplePort {
-  mergePersonByEmail(executor: Executor, input: PersonInput): Promise<MergeResult>;
+  /** Creates or merges each input by email (the batch form of mergePersonByEmail, same rule). */
+  mergePeople(executor: Executor, inputs: readonly PersonInput[]): Promise<MergeResult[]>;
   getPerson(id: string): Promise<{ emails: ReadonlyArray<{ address: string; primary: boolean }> }>;
 }
 

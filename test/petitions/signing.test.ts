@@ -143,4 +143,39 @@ describe('signing a petition', () => {
     const ids = await t.services.petitions.signerIdsQuery(petition.row.id).execute();
     expect(ids).toEqual([{ person_id: row.person_id }]);
   });
+
+  it('commits signatures that arrive together in one batch, still one per person', async () => {
+    const petition = await openPetition(t);
+    const same = uniqueEmail('same');
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () =>
+        t.services.petitions.signPetition(
+          petition.row.slug,
+          { email: same, givenName: 'Twin', postalCode: '1' },
+          meta(),
+        ),
+      ),
+      ...Array.from({ length: 5 }, (_, i) =>
+        t.services.petitions.signPetition(
+          petition.row.slug,
+          { email: uniqueEmail('batch'), givenName: `B${i}`, postalCode: '1' },
+          meta(),
+        ),
+      ),
+    ]);
+    expect(results.filter((r) => r.status === 'signed')).toHaveLength(6);
+    expect(
+      results
+        .slice(0, 5)
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual(['already_signed', 'already_signed', 'already_signed', 'already_signed', 'signed']);
+    const rows = await t.ctx.db
+      .selectFrom('signatures')
+      .select('id')
+      .where('petition_id', '=', petition.row.id)
+      .execute();
+    expect(rows).toHaveLength(6);
+    expect((await t.services.petitions.publicCountOf(petition)).total).toBe(6);
+  });
 });

@@ -1,0 +1,201 @@
+/**
+ * Signing benchmark: autocannon against the real sign endpoint (distinct emails with ~5% repeats,
+ * ALTCHA off, rate limits off) and, in the same run, against a bare Fastify POST that parses the
+ * same form body. Both listen on loopback in this process. Runs on a fresh SQLite file, then on a
+ * fresh PostgreSQL schema when DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) answers.
+ * After each run it checks that every 201 answer is a committed signature.
+ *
+ *   npm run bench:sign
+ *   npm run bench:sign -- --duration 20 --connections 50 --engine sqlite
+ */
+import formbody from '@fastify/formbody';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { buildApp } from '../src/app.ts';
+import { openRuntime } from '../src/bootstrap.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { createServices } from '../src/services.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '100' },
+    engine: { type: 'string', default: 'both' },
+  },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+interface Measured {
+  requestsPerSecond: number;
+  p99: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  byStatus: Record<string, number>;
+}
+
+/** A form body per request: new emails, with about one in twenty repeating an earlier signer. */
+function bodyMaker(prefix: string) {
+  let n = 0;
+  return () => {
+    n++;
+    const id = n > 50 && n % 20 === 0 ? Math.floor(n / 3) : n;
+    return new URLSearchParams({
+      email: `${prefix}-${id}@bench.example.org`,
+      given_name: 'Ada',
+      family_name: 'Lovelace',
+      postal_code: String(94000 + (id % 200)),
+      consent: 'yes',
+    }).toString();
+  };
+}
+
+async function load(url: string, makeBody: () => string): Promise<Measured> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: makeBody() }) }],
+  });
+  const byStatus: Record<string, number> = {};
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
+    byStatus[code] = (stat as { count: number }).count;
+  }
+  return {
+    requestsPerSecond: result.requests.average,
+    p99: result.latency.p99,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    byStatus,
+  };
+}
+
+async function bare(): Promise<Measured> {
+  const app = Fastify({ logger: false });
+  await app.register(formbody);
+  app.post('/sign', async (request) => {
+    const body = request.body as Record<string, string>;
+    return { status: 'signed', email: body.email };
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address() as { port: number };
+  try {
+    return await load(`http://127.0.0.1:${address.port}/sign`, bodyMaker('bare'));
+  } finally {
+    await app.close();
+  }
+}
+
+async function real(engine: 'sqlite' | 'postgres'): Promise<Measured & { committed: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-'));
+  const schema = engine === 'postgres' ? `bench_${Date.now().toString(36)}` : undefined;
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    SECRET_KEY: 'bench-secret',
+    LOG_LEVEL: 'silent',
+    SIGN_ALTCHA: 'false',
+    SIGN_RATE_IP: '0',
+    SIGN_RATE_EMAIL: '0',
+    ...(engine === 'postgres' ? { DATABASE_URL: pgUrl } : {}),
+  });
+  const runtime = await openRuntime(config, {
+    log: createLogger('silent'),
+    ...(schema ? { pgSchema: schema } : {}),
+  });
+  const services = createServices(runtime.ctx);
+  const app = await buildApp(runtime.ctx, services);
+  try {
+    const created = await services.petitions.createPetition({
+      slug: 'bench',
+      title: 'Benchmark petition',
+      goal: 1000,
+      altchaEnabled: false,
+      requiresConfirmation: true,
+    });
+    await services.petitions.publishPetition(created.row.id);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address() as { port: number };
+    const measured = await load(`http://127.0.0.1:${address.port}/petitions/bench/sign`, bodyMaker(engine));
+    await services.petitions.flushPending();
+    const exact = await runtime.ctx.db
+      .selectFrom('signatures')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return { ...measured, committed: Number(exact.n) };
+  } finally {
+    await app.close();
+    await runtime.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (schema) {
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query(`drop schema if exists ${schema} cascade`);
+      await client.end();
+    }
+  }
+}
+
+async function postgresAnswers(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const fmt = (n: number) => n.toFixed(0).padStart(7);
+
+function report(name: string, signing: Measured & { committed: number }, baseline: Measured): void {
+  const ratio = signing.requestsPerSecond / baseline.requestsPerSecond;
+  const created = signing.byStatus['201'] ?? 0;
+  console.log(`\n${name}`);
+  console.log(`  bare POST : ${fmt(baseline.requestsPerSecond)} req/s   p99 ${baseline.p99} ms`);
+  console.log(
+    `  sign      : ${fmt(signing.requestsPerSecond)} req/s   p99 ${signing.p99} ms   (${created} new, ${signing.byStatus['200'] ?? 0} already signed, ${signing.non2xx} non-2xx, ${signing.errors} errors)`,
+  );
+  console.log(`  ratio     : ${ratio.toFixed(2)}${name.startsWith('SQLite') ? '   (target >= 0.5)' : ''}`);
+  // Requests still in flight when autocannon stops are committed but not counted as answers.
+  const ok = committedOk(signing);
+  console.log(
+    `  committed : ${signing.committed} signatures in the database for ${created} "signed" answers${ok ? ' ✓ (each 2xx committed)' : ' ✗ MISMATCH'}`,
+  );
+}
+
+function committedOk(signing: Measured & { committed: number }): boolean {
+  const created = signing.byStatus['201'] ?? 0;
+  return signing.committed >= created && signing.committed <= created + connections;
+}
+
+console.log(`autocannon: ${connections} connections, ${duration} s per endpoint, loopback, in-process`);
+const engines: Array<'sqlite' | 'postgres'> =
+  values.engine === 'sqlite'
+    ? ['sqlite']
+    : values.engine === 'postgres'
+      ? ['postgres']
+      : ['sqlite', 'postgres'];
+let failed = false;
+for (const engine of engines) {
+  if (engine === 'postgres' && !(await postgresAnswers())) {
+    console.log(`\nPostgreSQL: skipped (${pgUrl} does not answer)`);
+    continue;
+  }
+  const baseline = await bare();
+  const signing = await real(engine);
+  report(engine === 'sqlite' ? 'SQLite' : 'PostgreSQL', signing, baseline);
+  if (!committedOk(signing)) failed = true;
+}
+process.exit(failed ? 1 : 0);
