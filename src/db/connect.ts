@@ -47,6 +47,33 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Kysely prepares every query afresh; better-sqlite3 frees a statement's native memory only when
+ * the JS object is collected, so bulk writes piled up hundreds of MB. Reusing prepared statements
+ * by SQL text (bounded, least recently used dropped) keeps memory flat and skips re-parsing.
+ */
+function cachingStatements(database: Sqlite.Database, size = 200): Sqlite.Database {
+  const cache = new Map<string, Sqlite.Statement>();
+  const prepare = (source: string): Sqlite.Statement => {
+    let statement = cache.get(source);
+    if (statement) {
+      cache.delete(source);
+    } else {
+      statement = database.prepare(source);
+      if (cache.size >= size) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, statement);
+    return statement;
+  };
+  return new Proxy(database, {
+    get(target, property, receiver) {
+      if (property === 'prepare') return prepare;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
     const schema = options.pgSchema;
@@ -74,6 +101,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
   database.pragma('cache_size = -65536');
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<Database>({
+    dialect: new ImmediateSqliteDialect({ database: cachingStatements(database) }),
+  });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
