@@ -16,7 +16,7 @@ import {
   startInboundListener,
   type MailingsService,
 } from './mail/mailings/index.ts';
-import { createPeopleService, type PeopleService } from './people/index.ts';
+import { createPeopleService, peoplePlugin, type PeopleService } from './people/index.ts';
 import { createPetitionService, petitionsPlugin, type PetitionService } from './petitions/index.ts';
 
 /**
@@ -85,6 +85,7 @@ export async function registerPlugins(
 ): Promise<void> {
   installAuthHooks(app, services.auth, ctx);
   await app.register(authPlugin, { ctx, auth: services.auth, homeSections: () => homeSections });
+  await app.register(peoplePlugin, { ctx, people: services.people });
   await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
   await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
   await app.register(mailingsAdminPlugin, { ctx, mailings: services.mailings, mail: services.mail });

@@ -10,3 +10,6 @@ export type {
 export type { ImportOptions, ImportService, ImportStatus } from './import/service.ts';
 export type { EmailStatus, MergeResult, PersonInput, PostalAddressInput } from './types.ts';
 export { normaliseEmail, tryNormaliseEmail } from './normalize.ts';
+export { peoplePlugin } from './routes.ts';
+export { peopleCommands } from './cli.ts';
+export { exportPeopleCsv } from './export.ts';

@@ -1,4 +1,3 @@
-import type { Insertable } from 'kysely';
 import type {
   ActivityTable,
   AddressesTable,
@@ -25,6 +24,7 @@ import {
   normalisePostalCode,
 } from './normalize.ts';
 import * as store from './store.ts';
+import type { FullRow } from './store.ts';
 import type { EmailStatus, MergeResult, PersonInput } from './types.ts';
 
 /*
@@ -124,14 +124,14 @@ function parseCustom(text: string): Record<string, unknown> {
 
 /** What one round of a merge writes; filled by `planNew`/`planMerge`, written by `write`. */
 interface Writes {
-  people: Insertable<PeopleTable>[];
-  emails: Insertable<EmailsTable>[];
-  addresses: Insertable<AddressesTable>[];
-  phones: Insertable<PhonesTable>[];
-  taggings: Insertable<TaggingsTable>[];
-  listMembers: Insertable<ListMembersTable>[];
-  consents: Insertable<ConsentsTable>[];
-  activity: Insertable<ActivityTable>[];
+  people: FullRow<PeopleTable>[];
+  emails: FullRow<EmailsTable>[];
+  addresses: FullRow<AddressesTable>[];
+  phones: FullRow<PhonesTable>[];
+  taggings: FullRow<TaggingsTable>[];
+  listMembers: FullRow<ListMembersTable>[];
+  consents: FullRow<ConsentsTable>[];
+  activity: FullRow<ActivityTable>[];
 }
 
 const fieldLabels = {

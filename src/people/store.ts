@@ -1,4 +1,11 @@
-import { sql, type Expression, type ExpressionBuilder, type Insertable, type SqlBool } from 'kysely';
+import {
+  CompiledQuery,
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type Insertable,
+  type SqlBool,
+} from 'kysely';
 import {
   likeEscape,
   type ActivityRow,
@@ -21,18 +28,9 @@ import {
 import { newId } from '../ids.ts';
 
 /*
- * Every SQL statement about people. Multi-row inserts are split so that one statement stays under
- * SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+ * Every SQL statement about people. Multi-row inserts stay far under SQLite's 32,766 and
+ * PostgreSQL's 65,535 bound parameters (at most 64 rows of 11 columns).
  */
-
-const maxParams = 30_000;
-
-function chunks<T>(rows: readonly T[], columns: number): T[][] {
-  const size = Math.max(1, Math.min(1000, Math.floor(maxParams / columns)));
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
-}
 
 // ---- transactions ----------------------------------------------------------------------------
 
@@ -47,6 +45,18 @@ export async function rollbackToSavepoint(trx: Executor, name: string): Promise<
   await sql`rollback to savepoint ${sql.id(name)}`.execute(trx);
 }
 
+/**
+ * Pads an `in (…)` list to the next of a few sizes by repeating its last value, so batches of
+ * varying size share one prepared statement instead of preparing (and holding) one per size.
+ */
+function padded<T>(values: readonly T[]): T[] {
+  const size =
+    values.length <= 16 ? values.length : values.length <= 128 ? 128 : values.length <= 1024 ? 1024 : 0;
+  const out = [...values];
+  while (size && out.length < size) out.push(values[values.length - 1]!);
+  return out;
+}
+
 // ---- lookups used by the merge -----------------------------------------------------------------
 
 export function findEmailsByAddresses(
@@ -57,13 +67,13 @@ export function findEmailsByAddresses(
   return db
     .selectFrom('emails')
     .select(['id', 'person_id', 'address', 'status'])
-    .where('address', 'in', addresses)
+    .where('address', 'in', padded(addresses))
     .execute();
 }
 
 export function findPeopleByIds(db: Executor, ids: readonly string[]): Promise<PersonRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('people').selectAll().where('id', 'in', ids).execute();
+  return db.selectFrom('people').selectAll().where('id', 'in', padded(ids)).execute();
 }
 
 export function findAddressesByPersonIds(db: Executor, ids: readonly string[]): Promise<AddressRow[]> {
@@ -71,7 +81,7 @@ export function findAddressesByPersonIds(db: Executor, ids: readonly string[]): 
   return db
     .selectFrom('addresses')
     .selectAll()
-    .where('person_id', 'in', ids)
+    .where('person_id', 'in', padded(ids))
     .orderBy('is_primary', 'desc')
     .orderBy('id')
     .execute();
@@ -82,7 +92,7 @@ export function findPhonesByPersonIds(db: Executor, ids: readonly string[]): Pro
   return db
     .selectFrom('phones')
     .selectAll()
-    .where('person_id', 'in', ids)
+    .where('person_id', 'in', padded(ids))
     .orderBy('is_primary', 'desc')
     .orderBy('id')
     .execute();
@@ -93,7 +103,11 @@ export function findTaggingsByPersonIds(
   ids: readonly string[],
 ): Promise<{ person_id: string; tag_id: string }[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('taggings').select(['person_id', 'tag_id']).where('person_id', 'in', ids).execute();
+  return db
+    .selectFrom('taggings')
+    .select(['person_id', 'tag_id'])
+    .where('person_id', 'in', padded(ids))
+    .execute();
 }
 
 export function findListMembershipsByPersonIds(
@@ -104,7 +118,7 @@ export function findListMembershipsByPersonIds(
   return db
     .selectFrom('list_members')
     .select(['person_id', 'list_id'])
-    .where('person_id', 'in', ids)
+    .where('person_id', 'in', padded(ids))
     .execute();
 }
 
@@ -134,11 +148,7 @@ async function ensureNamed(
   const ids = new Map<string, string>();
   if (names.length === 0) return ids;
   const select = () =>
-    db
-      .selectFrom(table)
-      .select(['id', 'name'])
-      .where('name', 'in', [...names])
-      .execute();
+    db.selectFrom(table).select(['id', 'name']).where('name', 'in', padded(names)).execute();
   for (const row of await select()) ids.set(row.name, row.id);
   const missing = names.filter((name) => !ids.has(name));
   if (missing.length === 0) return ids;
@@ -153,63 +163,164 @@ async function ensureNamed(
 
 // ---- multi-row inserts ----------------------------------------------------------------------
 
-export async function insertPeople(db: Executor, rows: readonly Insertable<PeopleTable>[]): Promise<void> {
-  for (const part of chunks(rows, 8)) await db.insertInto('people').values(part).execute();
+const placeholderStyle = new WeakMap<object, 'question' | 'dollar'>();
+
+/** `?` (SQLite) or `$1` (PostgreSQL), read once per database from Kysely's own compiler. */
+function styleOf(db: Executor): 'question' | 'dollar' {
+  const key = db.getExecutor().adapter;
+  let style = placeholderStyle.get(key);
+  if (!style) {
+    const probe = db.selectFrom('people').select('id').where('id', '=', '').compile().sql;
+    style = probe.includes('$1') ? 'dollar' : 'question';
+    placeholderStyle.set(key, style);
+  }
+  return style;
 }
 
-export async function insertEmails(db: Executor, rows: readonly Insertable<EmailsTable>[]): Promise<void> {
-  for (const part of chunks(rows, 7)) await db.insertInto('emails').values(part).execute();
+const insertSqlCache = new Map<string, string>();
+
+function insertSql(
+  style: 'question' | 'dollar',
+  table: string,
+  columns: readonly string[],
+  rows: number,
+  conflict: string,
+): string {
+  const key = `${style}|${table}|${rows}|${conflict}`;
+  let text = insertSqlCache.get(key);
+  if (!text) {
+    let n = 0;
+    const tuples: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      tuples.push(`(${columns.map(() => (style === 'dollar' ? `$${++n}` : '?')).join(', ')})`);
+    }
+    const names = columns.map((c) => `"${c}"`).join(', ');
+    text = `insert into "${table}" (${names}) values ${tuples.join(', ')}${conflict}`;
+    insertSqlCache.set(key, text);
+  }
+  return text;
 }
 
-export async function insertAddresses(
+// Rows go in statements of these sizes only, so the few distinct statements stay prepared
+// (see db/connect.ts) instead of one new statement per batch size.
+const statementSizes = [64, 16, 4, 1];
+
+function flatten<Row extends object>(
+  rows: readonly Row[],
+  at: number,
+  size: number,
+  columns: readonly (keyof Row & string)[],
+): unknown[] {
+  const parameters = new Array<unknown>(size * columns.length);
+  let p = 0;
+  for (let r = at; r < at + size; r++) {
+    const row = rows[r]!;
+    for (let c = 0; c < columns.length; c++) parameters[p++] = row[columns[c]!] ?? null;
+  }
+  return parameters;
+}
+
+/**
+ * Multi-row insert of plain rows. The hot path of imports: it skips the query builder (whose
+ * per-value parsing cost more than the insert itself) for SQL made once per shape.
+ */
+async function insertRows<Row extends object>(
   db: Executor,
-  rows: readonly Insertable<AddressesTable>[],
+  table: string,
+  columns: readonly (keyof Row & string)[],
+  rows: readonly Row[],
+  conflict = '',
 ): Promise<void> {
-  for (const part of chunks(rows, 11)) await db.insertInto('addresses').values(part).execute();
-}
-
-export async function insertPhones(db: Executor, rows: readonly Insertable<PhonesTable>[]): Promise<void> {
-  for (const part of chunks(rows, 5)) await db.insertInto('phones').values(part).execute();
-}
-
-export async function insertTaggings(
-  db: Executor,
-  rows: readonly Insertable<TaggingsTable>[],
-): Promise<void> {
-  for (const part of chunks(rows, 3)) {
-    await db
-      .insertInto('taggings')
-      .values(part)
-      .onConflict((oc) => oc.columns(['tag_id', 'person_id']).doNothing())
-      .execute();
+  if (rows.length === 0) return;
+  const style = styleOf(db);
+  let at = 0;
+  for (const size of statementSizes) {
+    while (rows.length - at >= size) {
+      const parameters = flatten(rows, at, size, columns);
+      const query = CompiledQuery.raw(insertSql(style, table, columns, size, conflict), parameters);
+      await db.executeQuery(query);
+      at += size;
+    }
   }
 }
 
-export async function insertListMembers(
-  db: Executor,
-  rows: readonly Insertable<ListMembersTable>[],
-): Promise<void> {
-  for (const part of chunks(rows, 3)) {
-    await db
-      .insertInto('list_members')
-      .values(part)
-      .onConflict((oc) => oc.columns(['list_id', 'person_id']).doNothing())
-      .execute();
-  }
+/** A row with every column given (null where empty). */
+export type FullRow<T> = Required<Insertable<T>>;
+
+export function insertPeople(db: Executor, rows: readonly FullRow<PeopleTable>[]): Promise<void> {
+  return insertRows(
+    db,
+    'people',
+    ['id', 'given_name', 'family_name', 'language', 'source', 'custom_fields', 'created_at', 'updated_at'],
+    rows,
+  );
 }
 
-export async function insertConsents(
-  db: Executor,
-  rows: readonly Insertable<ConsentsTable>[],
-): Promise<void> {
-  for (const part of chunks(rows, 8)) await db.insertInto('consents').values(part).execute();
+export function insertEmails(db: Executor, rows: readonly FullRow<EmailsTable>[]): Promise<void> {
+  return insertRows(
+    db,
+    'emails',
+    ['id', 'person_id', 'address', 'status', 'is_primary', 'created_at', 'updated_at'],
+    rows,
+  );
 }
 
-export async function insertActivities(
-  db: Executor,
-  rows: readonly Insertable<ActivityTable>[],
-): Promise<void> {
-  for (const part of chunks(rows, 6)) await db.insertInto('activity').values(part).execute();
+export function insertAddresses(db: Executor, rows: readonly FullRow<AddressesTable>[]): Promise<void> {
+  return insertRows(
+    db,
+    'addresses',
+    [
+      'id',
+      'person_id',
+      'street',
+      'locality',
+      'region',
+      'postal_code',
+      'country',
+      'district_ids',
+      'is_primary',
+      'created_at',
+      'updated_at',
+    ],
+    rows,
+  );
+}
+
+export function insertPhones(db: Executor, rows: readonly FullRow<PhonesTable>[]): Promise<void> {
+  return insertRows(db, 'phones', ['id', 'person_id', 'number', 'is_primary', 'created_at'], rows);
+}
+
+export function insertTaggings(db: Executor, rows: readonly FullRow<TaggingsTable>[]): Promise<void> {
+  return insertRows(
+    db,
+    'taggings',
+    ['tag_id', 'person_id', 'created_at'],
+    rows,
+    ' on conflict ("tag_id", "person_id") do nothing',
+  );
+}
+
+export function insertListMembers(db: Executor, rows: readonly FullRow<ListMembersTable>[]): Promise<void> {
+  return insertRows(
+    db,
+    'list_members',
+    ['list_id', 'person_id', 'created_at'],
+    rows,
+    ' on conflict ("list_id", "person_id") do nothing',
+  );
+}
+
+export function insertConsents(db: Executor, rows: readonly FullRow<ConsentsTable>[]): Promise<void> {
+  return insertRows(
+    db,
+    'consents',
+    ['id', 'person_id', 'email_id', 'what', 'granted', 'source', 'ip', 'created_at'],
+    rows,
+  );
+}
+
+export function insertActivities(db: Executor, rows: readonly FullRow<ActivityTable>[]): Promise<void> {
+  return insertRows(db, 'activity', ['id', 'person_id', 'kind', 'summary', 'details', 'created_at'], rows);
 }
 
 // ---- updates --------------------------------------------------------------------------------
@@ -365,7 +476,7 @@ export function findEmailsByPersonIds(db: Executor, ids: readonly string[]): Pro
   return db
     .selectFrom('emails')
     .selectAll()
-    .where('person_id', 'in', ids)
+    .where('person_id', 'in', padded(ids))
     .orderBy('is_primary', 'desc')
     .orderBy('id')
     .execute();
@@ -380,7 +491,7 @@ export function findTagNamesByPersonIds(
     .selectFrom('taggings')
     .innerJoin('tags', 'tags.id', 'taggings.tag_id')
     .select(['taggings.person_id', 'tags.name'])
-    .where('taggings.person_id', 'in', ids)
+    .where('taggings.person_id', 'in', padded(ids))
     .orderBy('tags.name')
     .execute();
 }
@@ -394,7 +505,7 @@ export function findListNamesByPersonIds(
     .selectFrom('list_members')
     .innerJoin('lists', 'lists.id', 'list_members.list_id')
     .select(['list_members.person_id', 'lists.name'])
-    .where('list_members.person_id', 'in', ids)
+    .where('list_members.person_id', 'in', padded(ids))
     .orderBy('lists.name')
     .execute();
 }
