@@ -6,10 +6,17 @@ import type { CliCommand } from '../cli-commands.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { exportPeopleCsv } from './export.ts';
+import { importFieldLabels } from './import/mapping.ts';
 import { createPeopleService } from './service.ts';
 
 function percent(done: number, total: number): string {
   return total > 0 ? `${Math.min(100, Math.floor((done / total) * 100))}%` : '';
+}
+
+function fieldLabel(field: string): string {
+  return field.startsWith('custom:')
+    ? `custom field "${field.slice(7)}"`
+    : (importFieldLabels[field] ?? field);
 }
 
 const importCommand: CliCommand = {
@@ -55,7 +62,7 @@ const importCommand: CliCommand = {
       });
       if (status.columns) {
         const used = status.columns.columns.filter((c) => c.field !== 'ignore');
-        console.log(`Columns: ${used.map((c) => `${c.header} → ${c.field}`).join(', ')}`);
+        console.log(`Columns: ${used.map((c) => `${c.header} → ${fieldLabel(c.field)}`).join(', ')}`);
         if (status.columns.ignored.length)
           console.log(`Ignored columns: ${status.columns.ignored.join(', ')}`);
       }
