@@ -81,7 +81,9 @@ export function peopleListPage(ctx: PageContext, filters: PeopleFilters, result:
         ${
           ctx.canExport && result.total > 0
             ? html` <a href="/admin/people/export.csv${query(filterParams)}" download
-                >Download ${filtered ? 'these' : 'all'} ${result.total} as CSV</a
+                >Download
+                ${result.total === 1 ? 'this person' : `${filtered ? 'these' : 'all'} ${result.total} people`}
+                as CSV</a
               >`
             : ''
         }
