@@ -30,6 +30,8 @@ interface Result {
   engine: string;
   rows: number;
   seconds: number;
+  /** User + system CPU of the importing process: steadier than wall time on a shared machine. */
+  cpuSeconds: number;
   rowsPerSecond: number;
   peakRssMb: number;
   people: number;
@@ -123,6 +125,7 @@ async function runChild(engine: string, file: string): Promise<void> {
   try {
     const people = createPeopleService(runtime.ctx);
     const started = process.hrtime.bigint();
+    const cpuBefore = process.cpuUsage();
     const id = await people.imports.createImport({ filename: 'bench.csv', filePath: file, tags: ['bench'] });
     let lastShown = 0;
     const status = await people.imports.runImport(id, (progress) => {
@@ -133,11 +136,13 @@ async function runChild(engine: string, file: string): Promise<void> {
       }
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuBefore);
     if (status.status !== 'done') throw new Error(`import ${status.status}: ${status.message}`);
     const result: Result = {
       engine,
       rows: status.processedRows,
       seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       rowsPerSecond: Math.round(status.processedRows / seconds),
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       people: await people.countPeople(),
@@ -171,7 +176,8 @@ async function runEngine(engine: string, file: string, databaseUrl?: string): Pr
 
 function show(r: Result): void {
   console.log(
-    `${r.engine.padEnd(9)} ${r.rows} rows in ${r.seconds.toFixed(1)} s = ${r.rowsPerSecond} rows/s, ` +
+    `${r.engine.padEnd(9)} ${r.rows} rows in ${r.seconds.toFixed(1)} s = ${r.rowsPerSecond} rows/s ` +
+      `(${r.cpuSeconds.toFixed(1)} s CPU in the importing process), ` +
       `peak RSS ${r.peakRssMb} MB; ${r.people} people (${r.created} new, ${r.merged} merged, ${r.errors} errors)`,
   );
 }
