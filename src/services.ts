@@ -7,6 +7,7 @@ import {
   type AuthService,
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
+import { createEventsService, eventsPlugin, type EventsService } from './events/index.ts';
 import { createMailService, type MailService } from './mail/index.ts';
 import {
   createMailingsService,
@@ -31,6 +32,7 @@ export interface Services {
   people: PeopleService;
   petitions: PetitionService;
   mailings: MailingsService;
+  events: EventsService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -43,6 +45,7 @@ export function createServices(ctx: AppContext): Services {
   const mailings = createMailingsService(ctx, {
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
   });
+  const events = createEventsService(ctx, { people, mail });
   return {
     ctx,
     auth,
@@ -50,6 +53,7 @@ export function createServices(ctx: AppContext): Services {
     people,
     petitions,
     mailings,
+    events,
     afterListen: [
       () => printFirstOwnerLink(auth, (line) => console.log(line)),
       // Optional listener for bounce reports (DSNs) and mailto unsubscribes.
@@ -89,4 +93,5 @@ export async function registerPlugins(
   await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
   await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
   await app.register(mailingsAdminPlugin, { ctx, mailings: services.mailings, mail: services.mail });
+  await app.register(eventsPlugin, { ctx, events: services.events, auth: services.auth });
 }
