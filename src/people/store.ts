@@ -29,7 +29,7 @@ import { newId } from '../ids.ts';
 
 /*
  * Every SQL statement about people. Multi-row inserts stay far under SQLite's 32,766 and
- * PostgreSQL's 65,535 bound parameters (at most 64 rows of 11 columns).
+ * PostgreSQL's 65,535 bound parameters (at most 1,000 rows of 11 columns).
  */
 
 // ---- transactions ----------------------------------------------------------------------------
@@ -186,8 +186,9 @@ function insertSql(
   rows: number,
   conflict: string,
 ): string {
+  // Only SQLite's few fixed shapes are kept; PostgreSQL's sizes vary with every batch.
   const key = `${style}|${table}|${rows}|${conflict}`;
-  let text = insertSqlCache.get(key);
+  let text = style === 'question' ? insertSqlCache.get(key) : undefined;
   if (!text) {
     let n = 0;
     const tuples: string[] = [];
@@ -196,14 +197,16 @@ function insertSql(
     }
     const names = columns.map((c) => `"${c}"`).join(', ');
     text = `insert into "${table}" (${names}) values ${tuples.join(', ')}${conflict}`;
-    insertSqlCache.set(key, text);
+    if (style === 'question') insertSqlCache.set(key, text);
   }
   return text;
 }
 
-// Rows go in statements of these sizes only, so the few distinct statements stay prepared
-// (see db/connect.ts) instead of one new statement per batch size.
-const statementSizes = [64, 16, 4, 1];
+// SQLite: rows go in statements of these sizes only, so the few distinct statements stay prepared
+// (see db/connect.ts) instead of one new statement per batch size. PostgreSQL parses every
+// statement anyway, and each one is a round trip: there, one statement takes up to 1,000 rows.
+const sqliteStatementSizes = [64, 16, 4, 1];
+const postgresStatementRows = 1000;
 
 function flatten<Row extends object>(
   rows: readonly Row[],
@@ -234,7 +237,16 @@ async function insertRows<Row extends object>(
   if (rows.length === 0) return;
   const style = styleOf(db);
   let at = 0;
-  for (const size of statementSizes) {
+  if (style === 'dollar') {
+    while (at < rows.length) {
+      const size = Math.min(postgresStatementRows, rows.length - at);
+      const parameters = flatten(rows, at, size, columns);
+      await db.executeQuery(CompiledQuery.raw(insertSql(style, table, columns, size, conflict), parameters));
+      at += size;
+    }
+    return;
+  }
+  for (const size of sqliteStatementSizes) {
     while (rows.length - at >= size) {
       const parameters = flatten(rows, at, size, columns);
       const query = CompiledQuery.raw(insertSql(style, table, columns, size, conflict), parameters);
