@@ -117,6 +117,15 @@ function parseJsonObject(text: string): Record<string, unknown> {
   }
 }
 
+/** Timeline details are JSON written by addActivity; anything else is shown as text, never a 500. */
+function parseJsonValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 function filterValues(filters: PeopleFilters): store.PeopleFilterValues {
   const q = filters.q?.trim().toLowerCase();
   const email = filters.email?.trim();
@@ -273,7 +282,7 @@ export function createPeopleService(ctx: AppContext): PeopleService {
           id: a.id,
           kind: a.kind,
           summary: a.summary,
-          details: a.details === null ? null : (JSON.parse(a.details) as unknown),
+          details: a.details === null ? null : parseJsonValue(a.details),
           createdAt: a.created_at,
         })),
       };

@@ -1,4 +1,6 @@
 import { parse } from 'csv-parse/sync';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signIn, type SignedIn } from '../helpers/auth.ts';
 import { createTestApp } from '../helpers/runtime.ts';
@@ -192,6 +194,9 @@ describe('people admin pages', () => {
     expect(done.body).toContain('Imported 2 rows: 1 new, 1 merged');
     expect(done.body).toMatch(/<td>3<\/td>\s*<td>&quot;broken&quot; is not a valid email address.<\/td>/);
 
+    // The uploaded copy is removed once imported.
+    expect(readdirSync(join(t.dataDir, 'uploads'))).toEqual([]);
+
     const list = await get('/admin/people?tag=rally', organiser);
     expect(list.body).toContain('new1@pages.test');
     expect(list.body).toContain('ada@pages.test');
@@ -223,6 +228,19 @@ describe('people admin pages', () => {
 
     const list = await get('/admin/people?tag=volunteer', organiser);
     expect(list.body).toContain('href="/admin/people/export.csv?tag=volunteer"');
+  });
+
+  it('keeps spreadsheet formulas in exported names inert', async () => {
+    await t.services.people.mergePersonByEmail(t.ctx.db, {
+      email: 'formula@pages.test',
+      givenName: '=HYPERLINK("http://evil.example","x")',
+      phone: '+1 555 0100',
+      tags: ['formula'],
+    });
+    const response = await get('/admin/people/export.csv?tag=formula', organiser);
+    const [row] = parse(response.body, { columns: true }) as Record<string, string>[];
+    expect(row!.given_name).toBe(`'=HYPERLINK("http://evil.example","x")`);
+    expect(row!.phone).toBe('+15550100');
   });
 });
 

@@ -148,6 +148,19 @@ describe('CSV import', () => {
     expect(badQuote.message).toContain('line 2');
   });
 
+  it('reads semicolon-separated and Windows-1252 files as spreadsheets save them', async () => {
+    const semicolons = await importText('Email;Vorname;PLZ\nsemi@import.test;Jörg;10115\n');
+    expect(semicolons).toMatchObject({ status: 'done', createdRows: 1 });
+    const [semi] = (await t.services.people.searchPeople({ email: 'semi@import.test' })).people;
+    expect(semi).toMatchObject({ postalCode: null, givenName: null });
+    expect(semicolons.columns?.ignored).toEqual(['Vorname', 'PLZ']);
+
+    const latin1 = await importText(Buffer.from('email,first name\nlatin@import.test,Jos\xe9\n', 'latin1'));
+    expect(latin1.status).toBe('done');
+    const [jose] = (await t.services.people.searchPeople({ email: 'latin@import.test' })).people;
+    expect(jose!.givenName).toBe('José');
+  });
+
   it('resumes after the last committed batch when run again', async () => {
     const lines = ['email'];
     for (let i = 0; i < 1500; i++) lines.push(`resume${i}@import.test`);

@@ -1,7 +1,7 @@
 import { CsvError, parse } from 'csv-parse';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open, rm, stat } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
 import type { AppContext } from '../../context.ts';
 import type { ImportRow } from '../../db/index.ts';
 import { AppError } from '../../errors.ts';
@@ -143,6 +143,11 @@ function describeCsvError(error: CsvError): string {
   }
 }
 
+interface FileShape {
+  encoding: 'utf8' | 'latin1';
+  delimiter: string;
+}
+
 interface MergesPeople {
   mergePeople(executor: Executor, inputs: readonly PersonInput[]): Promise<MergeResult[]>;
 }
@@ -187,24 +192,49 @@ export function createImportService(ctx: AppContext, people: MergesPeople): Impo
   async function finish(id: string, status: 'done' | 'failed', message: string): Promise<void> {
     const now = nowIso();
     await store.updateImport(db, id, { status, message, finished_at: now, updated_at: now });
+    // An uploaded copy is personal data with no further use; a file named on the command line is the user's.
+    const row = await store.findImport(db, id);
+    if (row?.file_path && resolve(row.file_path).startsWith(resolve(uploadsDir) + sep)) {
+      await rm(row.file_path, { force: true });
+    }
   }
 
-  /** The first bytes tell an empty or binary file from text, before any parsing. */
-  async function sniff(path: string): Promise<string | null> {
+  /**
+   * The first bytes tell an empty or binary file from text before any parsing, and show how the
+   * file was written: the delimiter (spreadsheets in many languages save ";") and the encoding
+   * (older Excel saves Windows-1252, read here as Latin-1).
+   */
+  async function sniff(path: string): Promise<FileShape | { problem: string }> {
     let handle;
     try {
       handle = await open(path, 'r');
     } catch {
-      return 'The file to import is missing; please upload it again.';
+      return { problem: 'The file to import is missing; please upload it again.' };
     }
     try {
       const buffer = Buffer.alloc(64 * 1024);
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (bytesRead === 0) return 'The file is empty.';
-      if (buffer.subarray(0, bytesRead).includes(0)) {
-        return 'This does not look like a CSV file (it contains binary data). Export the sheet as CSV (comma-separated values) and try again.';
+      if (bytesRead === 0) return { problem: 'The file is empty.' };
+      const head = buffer.subarray(0, bytesRead);
+      if (head.includes(0)) {
+        return {
+          problem:
+            'This does not look like a CSV file (it contains binary data). Export the sheet as CSV (comma-separated values) and try again.',
+        };
       }
-      return null;
+      // A multi-byte character cut at the end of the sample is not an encoding error.
+      const whole = bytesRead < buffer.length ? head : head.subarray(0, Math.max(0, bytesRead - 4));
+      let encoding: 'utf8' | 'latin1' = 'utf8';
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(whole);
+      } catch {
+        encoding = 'latin1';
+      }
+      const text = head.toString(encoding);
+      const firstLine = text.slice(0, text.search(/\r?\n|$/));
+      const counts = [',', ';', '\t'].map((d) => ({ d, n: firstLine.split(d).length - 1 }));
+      const best = counts.reduce((a, b) => (b.n > a.n ? b : a));
+      return { encoding, delimiter: best.n > 0 ? best.d : ',' };
     } finally {
       await handle.close();
     }
@@ -219,9 +249,9 @@ export function createImportService(ctx: AppContext, people: MergesPeople): Impo
     const source = `import:${row.filename}`;
     const subscribe = stored.options.subscribe;
 
-    const problem = row.file_path ? await sniff(row.file_path) : 'The file to import is missing.';
-    if (problem) {
-      await finish(id, 'failed', problem);
+    const shape = row.file_path ? await sniff(row.file_path) : { problem: 'The file to import is missing.' };
+    if ('problem' in shape) {
+      await finish(id, 'failed', shape.problem);
       return getImport(id);
     }
     await store.updateImport(db, id, { status: 'running', updated_at: nowIso() });
@@ -284,6 +314,8 @@ export function createImportService(ctx: AppContext, people: MergesPeople): Impo
     const source_ = createReadStream(row.file_path!);
     const parser = parse({
       bom: true,
+      delimiter: shape.delimiter,
+      encoding: shape.encoding,
       relax_column_count: true,
       skip_empty_lines: true,
       info: true,
