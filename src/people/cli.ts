@@ -6,7 +6,7 @@ import type { CliCommand } from '../cli-commands.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { exportPeopleCsv } from './export.ts';
-import { importFieldLabels } from './import/mapping.ts';
+import { importFieldLabels, isImportField } from './import/mapping.ts';
 import { createPeopleService } from './service.ts';
 
 function percent(done: number, total: number): string {
@@ -21,7 +21,7 @@ function fieldLabel(field: string): string {
 
 const importCommand: CliCommand = {
   name: 'import',
-  usage: 'import FILE.csv [--tag T]… [--subscribe] [--custom-fields]',
+  usage: 'import FILE.csv [--tag T]… [--subscribe] [--custom-fields] [--map "Header=field"]…',
   summary: 'import people from a CSV file (merged by email); --subscribe if they agreed to email',
   async run(args, parse) {
     const { values, positionals } = parse({
@@ -31,8 +31,20 @@ const importCommand: CliCommand = {
         tag: { type: 'string', multiple: true, default: [] },
         subscribe: { type: 'boolean', default: false },
         'custom-fields': { type: 'boolean', default: false },
+        map: { type: 'string', multiple: true, default: [] },
       },
     });
+    const mapping: Record<string, string> = {};
+    for (const entry of values.map) {
+      const at = entry.lastIndexOf('=');
+      const field = entry.slice(at + 1).trim();
+      if (at <= 0 || !isImportField(field)) {
+        throw new Error(
+          `--map needs "Column header=field", field one of ${Object.keys(importFieldLabels).join(', ')} or custom:NAME; got "${entry}"`,
+        );
+      }
+      mapping[entry.slice(0, at).trim()] = field;
+    }
     const file = positionals[0];
     if (!file || positionals.length > 1) {
       throw new Error('Give one CSV file, e.g. undersign import people.csv --tag volunteers');
@@ -50,6 +62,7 @@ const importCommand: CliCommand = {
         tags: values.tag,
         subscribe: values.subscribe,
         customFields: values['custom-fields'],
+        mapping,
       });
       const started = Date.now();
       const status = await people.imports.runImport(id, (progress) => {

@@ -61,6 +61,17 @@ describe('undersign import and export', () => {
     );
   });
 
+  it('takes an explicit column mapping', () => {
+    const file = join(dataDir, 'mapped.csv');
+    writeFileSync(file, 'Contact,Team\nmapped@cli.test,blue\n');
+    const result = run('import', file, '--map', 'Contact=email', '--map', 'Team=custom:team');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Columns: Contact → email, Team → custom field "team"');
+    const bad = run('import', file, '--map', 'Contact=nonsense');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--map needs "Column header=field"');
+  });
+
   it('fails with a message and exit code 1 on a file without an email column', () => {
     const file = join(dataDir, 'bad.csv');
     writeFileSync(file, 'name\nAda\n');
