@@ -288,6 +288,27 @@ describe('petition admin', () => {
     expect(pdf.rawPayload.subarray(-6).toString()).toContain('%%EOF');
   });
 
+  it('previews a draft for signed-in users while the public gets 404', async () => {
+    const draft = await t.services.petitions.createPetition({
+      slug: 'draft-preview',
+      title: 'Draft <i>preview</i>',
+    });
+    const preview = await t.app.inject({
+      method: 'GET',
+      url: `/admin/petitions/${draft.row.id}/preview`,
+      headers: { cookie: viewer.cookie },
+    });
+    expect(preview.statusCode).toBe(200);
+    expect(preview.body).toContain('<h1>Draft &lt;i&gt;preview&lt;/i&gt;</h1>');
+    expect((await t.app.inject({ method: 'GET', url: '/petitions/draft-preview' })).statusCode).toBe(404);
+    const dashboard = await t.app.inject({
+      method: 'GET',
+      url: `/admin/petitions/${draft.row.id}`,
+      headers: { cookie: viewer.cookie },
+    });
+    expect(dashboard.body).toContain(`href="/admin/petitions/${draft.row.id}/preview"`);
+  });
+
   it('lists petitions with their counts', async () => {
     const list = await t.app.inject({
       method: 'GET',

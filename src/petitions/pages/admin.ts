@@ -339,7 +339,11 @@ export function dashboardPage(ctx: AdminContext, view: DashboardView): SafeHtml 
       ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
       <p>
         Status: <strong>${statusLabel[row.status] ?? row.status}</strong> ·
-        <a href="/petitions/${row.slug}">public page</a>
+        ${
+          row.status === 'draft'
+            ? html`<a href="/admin/petitions/${id}/preview">preview</a>`
+            : html`<a href="/petitions/${row.slug}">public page</a>`
+        }
         ${ctx.canEdit ? html` · <a href="/admin/petitions/${id}/edit">edit</a>` : ''}
       </p>
       ${

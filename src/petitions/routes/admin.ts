@@ -13,6 +13,8 @@ import {
   petitionListPage,
   type PetitionFormValues,
 } from '../pages/admin.ts';
+import { pickLanguage } from '../i18n.ts';
+import { petitionPage } from '../pages/public.ts';
 import type { PetitionService } from '../service.ts';
 import type { FieldRule, PetitionInput } from '../types.ts';
 
@@ -56,6 +58,7 @@ const CommentBody = Type.Object({
   _csrf: Field(200),
   action: Type.Union([Type.Literal('approve'), Type.Literal('hide')]),
 });
+const PreviewQuery = Type.Object({ lang: Field(10) });
 const DashboardQuery = Type.Object({
   notice: Field(200),
   imported: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -282,6 +285,31 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
           notice: noticeText,
         }),
       );
+    },
+  );
+
+  // Drafts are not public: organisers look at them here before publishing.
+  r.get(
+    '/admin/petitions/:id/preview',
+    { preHandler: view, schema: { params: IdParams, querystring: PreviewQuery } },
+    async (request, reply) => {
+      const petition = await petitions.getPetition(request.params.id);
+      const lang = pickLanguage(request.query.lang, pickLanguage(petition.row.language));
+      const texts = petitions.textsFor(petition, lang);
+      const page = petitionPage({
+        petition,
+        texts,
+        bodyHtml: petitions.bodyHtml(petition, texts),
+        lang,
+        languages: petitions.languagesOf(petition),
+        count: await petitions.publicCountOf(petition),
+        comments: await petitions.listPublicComments(petition),
+        publicUrl: ctx.config.publicUrl,
+        ref: null,
+        source: null,
+        altcha: false,
+      });
+      return sendHtml(reply, page);
     },
   );
 
