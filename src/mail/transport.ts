@@ -32,9 +32,13 @@ export function createMailTransport(
 ): MailTransport {
   const fromDomain = domainOf(config.mailFrom);
   if (config.smtpUrl) {
-    const transporter = nodemailer.createTransport(config.smtpUrl, {
-      // pool options are read from the URL too; these are the defaults when it says nothing
-      ...(options.pool !== false ? { pool: true, maxConnections: options.maxConnections ?? 5 } : {}),
+    // An options object with `url`: its other keys apply where the URL says nothing (a second
+    // argument would only be per-message defaults, leaving every send on a new connection).
+    const transporter = nodemailer.createTransport({
+      url: config.smtpUrl,
+      ...(options.pool !== false
+        ? { pool: true, maxConnections: options.maxConnections ?? 5, maxMessages: 1000 }
+        : {}),
     } as never);
     return {
       kind: 'smtp',

@@ -180,6 +180,7 @@ describe('bulk sending through a real SMTP server', () => {
     await mailings.startSending(mailingId);
     await t.ctx.jobs.drain();
     mailings.close();
+    t.services.mailings.registerJobs();
     const to = received(mailingId).flatMap((m) => m.envelopeTo);
     expect(to).toHaveLength(7);
     for (const email of late) expect(to).not.toContain(email);
@@ -330,7 +331,7 @@ describe('bulk sending through a real SMTP server', () => {
     expect(report.states).toEqual({ sent: 12 });
     expect(report.mailing.status).toBe('sent');
     // Re-registered handlers belong to the second runner; put the app's back.
-    createMailingsService(t.ctx, { petitions }).close();
+    t.services.mailings.registerJobs();
   });
 
   it('pauses itself while the SMTP server is down and resumes without losing anyone', async () => {
@@ -380,9 +381,53 @@ describe('bulk sending through a real SMTP server', () => {
     } finally {
       mailings.close();
       await back.close();
-      createMailingsService(t.ctx, {
-        petitions: petitionsForMail(t.services.petitions, t.config.publicUrl),
-      }).close();
+      t.services.mailings.registerJobs();
     }
+  });
+
+  it('sends transactional mail before bulk, and starts a scheduled mailing when it is due', async () => {
+    await addPeople(
+      t.services,
+      Array.from({ length: 3 }, (_, i) => ({
+        email: `prio${i}@prio.example`,
+        tags: ['prio'],
+        subscribe: true,
+      })),
+    );
+    const mailingId = await t.services.mailings.createMailing({
+      ...base,
+      subject: 'Scheduled',
+      body: 'Hi',
+      audience: { tags: ['prio'] },
+    });
+    await t.services.mailings.scheduleMailing(mailingId, new Date(Date.now() + 3_600_000));
+    expect(await t.ctx.jobs.drain()).toBe(0);
+    expect((await t.services.mailings.getMailing(mailingId)).status).toBe('scheduled');
+    // The hour passes.
+    const past = new Date(Date.now() - 1000).toISOString();
+    await t.ctx.db.updateTable('mailings').set({ scheduled_at: past }).where('id', '=', mailingId).execute();
+    await t.ctx.db.updateTable('jobs').set({ run_at: past }).where('queue', '=', 'mail.start').execute();
+    await t.ctx.jobs.drain();
+    expect((await t.services.mailings.getMailing(mailingId)).status).toBe('sent');
+
+    // A confirmation queued after a mailing started still goes out before the mailing's messages.
+    const second = await t.services.mailings.createMailing({
+      ...base,
+      subject: 'Bulk after',
+      body: 'Hi',
+      audience: { tags: ['prio'] },
+    });
+    await t.services.mailings.startSending(second);
+    await t.services.mail.queueTransactional(t.ctx.db, {
+      to: 'confirm@prio.example',
+      subject: 'Confirm',
+      text: 'Confirm please',
+      kind: 'test',
+    });
+    const start = smtp.messages.length;
+    await t.ctx.jobs.drain();
+    const order = smtp.messages.slice(start).map((m) => m.subject);
+    expect(order[0]).toBe('Confirm');
+    expect(order.filter((subject) => subject === 'Bulk after')).toHaveLength(3);
   });
 });

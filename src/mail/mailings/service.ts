@@ -139,17 +139,21 @@ export function createMailingsService(
     },
   });
 
-  ctx.jobs.register(BULK_QUEUE, async (payload) => {
-    const outageAttempt = typeof payload.outageAttempt === 'number' ? payload.outageAttempt : undefined;
-    await sender.runJob(String(payload.mailingId), outageAttempt !== undefined ? { outageAttempt } : {});
-  });
-  ctx.jobs.register(MAILING_START_QUEUE, async (payload) => {
-    const mailing = await store.findMailing(db, String(payload.mailingId));
-    // Idempotent: a cancelled or rescheduled mailing is left alone.
-    if (!mailing || mailing.status !== 'scheduled') return;
-    if (mailing.scheduled_at && mailing.scheduled_at > nowIso()) return;
-    await startSending(mailing.id);
-  });
+  /** (Re)registers this instance's job handlers; creating the service does it once. */
+  function registerJobs(): void {
+    ctx.jobs.register(BULK_QUEUE, async (payload) => {
+      const outageAttempt = typeof payload.outageAttempt === 'number' ? payload.outageAttempt : undefined;
+      await sender.runJob(String(payload.mailingId), outageAttempt !== undefined ? { outageAttempt } : {});
+    });
+    ctx.jobs.register(MAILING_START_QUEUE, async (payload) => {
+      const mailing = await store.findMailing(db, String(payload.mailingId));
+      // Idempotent: a cancelled or rescheduled mailing is left alone.
+      if (!mailing || mailing.status !== 'scheduled') return;
+      if (mailing.scheduled_at && mailing.scheduled_at > nowIso()) return;
+      await startSending(mailing.id);
+    });
+  }
+  registerJobs();
 
   function audienceFilter(executor: Executor, audience: AudienceDefinition): PeopleAudienceFilter {
     const include = [];
@@ -532,9 +536,8 @@ export function createMailingsService(
       sent: (states.sent ?? 0) + (states.bounced ?? 0),
       delivered: eventTotal('delivered'),
       bounced: states.bounced ?? 0,
-      opened:
-        events.filter((e) => e.kind === 'open' || e.kind === 'click').reduce((sum, e) => sum + e.n, 0) &&
-        (await countOpenedPeople(id)),
+      // Distinct people who opened or clicked (a click proves an open even with images off).
+      opened: events.length ? await countOpenedPeople(id) : 0,
       clicked: eventTotal('click'),
       unsubscribed: eventTotal('unsubscribe'),
       complained: eventTotal('complaint'),
@@ -713,6 +716,7 @@ export function createMailingsService(
     tokens,
     transport,
     sender,
+    registerJobs,
     setPetitions(source: PetitionsForMail) {
       petitions = source;
     },

@@ -303,7 +303,9 @@ export class BulkSender {
         result.sent++;
       }
     };
-    const workers = Math.max(1, Math.min(ctx.config.bulkMail.concurrency, todo.length));
+    // Two workers per SMTP connection: one's "sent" mark is written while the other's message is on
+    // the wire. In flight at any moment (the most a crash can send twice): this many messages.
+    const workers = Math.max(1, Math.min(ctx.config.bulkMail.concurrency * 2, todo.length));
     await Promise.all(Array.from({ length: workers }, worker));
     return result;
   }
