@@ -1,7 +1,7 @@
 /**
  * Signing benchmark: autocannon against the real sign endpoint (distinct emails with ~5% repeats,
  * ALTCHA off, rate limits off) and, in the same run, against a bare Fastify POST that parses the
- * same form body. Both listen on loopback in this process. Runs on a fresh SQLite file, then on a
+ * same form body. Both listen on loopback in this process; autocannon runs in a worker thread. Runs on a fresh SQLite file, then on a
  * fresh PostgreSQL schema when DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) answers.
  * After each run it checks that every 201 answer is a committed signature.
  *
@@ -14,6 +14,7 @@ import Fastify from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
@@ -42,30 +43,22 @@ interface Measured {
   byStatus: Record<string, number>;
 }
 
-/** A form body per request: new emails, with about one in twenty repeating an earlier signer. */
-function bodyMaker(prefix: string) {
-  let n = 0;
-  return () => {
-    n++;
-    const id = n > 50 && n % 20 === 0 ? Math.floor(n / 3) : n;
-    return new URLSearchParams({
-      email: `${prefix}-${id}@bench.example.org`,
-      given_name: 'Ada',
-      family_name: 'Lovelace',
-      postal_code: String(94000 + (id % 200)),
-      consent: 'yes',
-    }).toString();
-  };
-}
+// The load generator runs in a worker thread of this process, so it does not share the server's
+// event loop; the request bodies come from this module.
+const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
 
-async function load(url: string, makeBody: () => string): Promise<Measured> {
+async function load(url: string): Promise<Measured> {
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
     duration,
+    workers: 1,
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: makeBody() }) }],
+    // A file path: autocannon loads it in the worker (a function cannot cross threads).
+    requests: [
+      { method: 'POST', setupRequest: setupRequest as unknown as autocannon.Request['setupRequest'] },
+    ],
   });
   const byStatus: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
@@ -91,7 +84,7 @@ async function bare(): Promise<Measured> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   try {
-    return await load(`http://127.0.0.1:${address.port}/sign`, bodyMaker('bare'));
+    return await load(`http://127.0.0.1:${address.port}/sign`);
   } finally {
     await app.close();
   }
@@ -126,7 +119,7 @@ async function real(engine: 'sqlite' | 'postgres'): Promise<Measured & { committ
     await services.petitions.publishPetition(created.row.id);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address() as { port: number };
-    const measured = await load(`http://127.0.0.1:${address.port}/petitions/bench/sign`, bodyMaker(engine));
+    const measured = await load(`http://127.0.0.1:${address.port}/petitions/bench/sign`);
     await services.petitions.flushPending();
     const exact = await runtime.ctx.db
       .selectFrom('signatures')

@@ -33,6 +33,12 @@ export interface Config {
   signRateEmail: number;
   /** Bulk email (mailings): sending pace, DKIM, bounces. */
   bulkMail: BulkMailConfig;
+  /** Largest `per_page` an API client may ask for (also the default page size). */
+  apiMaxPerPage: number;
+  /** API requests allowed per key per minute (0: no limit). */
+  apiRateLimit: number;
+  /** First retry delay of a failed webhook delivery; each further retry waits twice as long. */
+  webhookRetryBaseMs: number;
 }
 
 export interface BulkMailConfig {
@@ -112,6 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signAltcha: (env.SIGN_ALTCHA ?? 'true') !== 'false',
     signRateIp: int('SIGN_RATE_IP', env.SIGN_RATE_IP, 60),
     signRateEmail: int('SIGN_RATE_EMAIL', env.SIGN_RATE_EMAIL, 5),
+    apiMaxPerPage: Math.max(1, int('API_MAX_PER_PAGE', env.API_MAX_PER_PAGE, 25)),
+    apiRateLimit: int('API_RATE_LIMIT', env.API_RATE_LIMIT, 600),
+    webhookRetryBaseMs: int('WEBHOOK_RETRY_BASE_MS', env.WEBHOOK_RETRY_BASE_MS, 30_000),
     bulkMail: {
       orgPostalAddress: env.ORG_POSTAL_ADDRESS ?? '',
       rate: int('MAIL_RATE', env.MAIL_RATE, 50),

@@ -7,6 +7,12 @@ import {
   type AuthService,
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
+import {
+  createDashboardService,
+  dashboardPlugin,
+  renderDashboardHome,
+  type DashboardService,
+} from './dashboard/index.ts';
 import { createEventsService, eventsPlugin, type EventsService } from './events/index.ts';
 import { createMailService, type MailService } from './mail/index.ts';
 import {
@@ -33,6 +39,7 @@ export interface Services {
   petitions: PetitionService;
   mailings: MailingsService;
   events: EventsService;
+  dashboard: DashboardService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -46,6 +53,7 @@ export function createServices(ctx: AppContext): Services {
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
   });
   const events = createEventsService(ctx, { people, mail });
+  const dashboard = createDashboardService(ctx, { people, petitions, mailings, events });
   return {
     ctx,
     auth,
@@ -54,6 +62,7 @@ export function createServices(ctx: AppContext): Services {
     petitions,
     mailings,
     events,
+    dashboard,
     afterListen: [
       () => printFirstOwnerLink(auth, (line) => console.log(line)),
       // Optional listener for bounce reports (DSNs) and mailto unsubscribes.
@@ -88,10 +97,16 @@ export async function registerPlugins(
   services: Services,
 ): Promise<void> {
   installAuthHooks(app, services.auth, ctx);
-  await app.register(authPlugin, { ctx, auth: services.auth, homeSections: () => homeSections });
+  await app.register(authPlugin, {
+    ctx,
+    auth: services.auth,
+    homeSections: () => homeSections,
+    home: (user) => renderDashboardHome(ctx, services.dashboard, user, homeSections),
+  });
   await app.register(peoplePlugin, { ctx, people: services.people });
   await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
   await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
   await app.register(mailingsAdminPlugin, { ctx, mailings: services.mailings, mail: services.mail });
   await app.register(eventsPlugin, { ctx, events: services.events, auth: services.auth });
+  await app.register(dashboardPlugin, { ctx, dashboard: services.dashboard });
 }

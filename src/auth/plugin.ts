@@ -7,7 +7,7 @@ import { AppError, isAppError } from '../errors.ts';
 import { requireRole, userOf } from './guard.ts';
 import { homePage, invitePage, loginPage, usersPage } from './pages.ts';
 import { isRole } from './roles.ts';
-import { MIN_PASSWORD_LENGTH, type AuthService } from './service.ts';
+import { MIN_PASSWORD_LENGTH, type AuthService, type CurrentUser } from './service.ts';
 
 export const SESSION_COOKIE = 'undersign_session';
 const LOGIN_CSRF_COOKIE = 'undersign_login';
@@ -100,11 +100,13 @@ export interface AuthPluginOptions {
   ctx: AppContext;
   auth: AuthService;
   homeSections: () => readonly { href: string; label: string; text: string }[];
+  /** The admin home page (the organisation dashboard); a list of links when absent. */
+  home?: (user: CurrentUser) => Promise<{ value: string }>;
 }
 
 export async function authPlugin(
   instance: FastifyInstance,
-  { ctx, auth, homeSections }: AuthPluginOptions,
+  { ctx, auth, homeSections, home }: AuthPluginOptions,
 ): Promise<void> {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const orgName = ctx.config.orgName;
@@ -183,7 +185,9 @@ export async function authPlugin(
   });
 
   app.get('/admin', { preHandler: requireRole('viewer') }, async (request, reply) =>
-    html(reply).send(homePage(userOf(request), orgName, homeSections()).value),
+    html(reply).send(
+      home ? (await home(userOf(request))).value : homePage(userOf(request), orgName, homeSections()).value,
+    ),
   );
 
   const inviteParams = Type.Object({ token: Type.String({ maxLength: 100 }) });

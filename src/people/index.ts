@@ -6,7 +6,11 @@ export type {
   PeopleService,
   PersonDetail,
   PersonSummary,
+  PersonRecord,
+  NamedRecord,
+  PersonFieldsUpdate,
 } from './service.ts';
+export type { ChangedRange } from './store.ts';
 export type { ImportOptions, ImportService, ImportStatus } from './import/service.ts';
 export type { EmailStatus, MergeResult, PersonInput, PostalAddressInput } from './types.ts';
 export { normaliseEmail, tryNormaliseEmail } from './normalize.ts';

@@ -6,6 +6,7 @@ import { createImportService, type ImportService } from './import/service.ts';
 import { mergePeople } from './merge.ts';
 import { normalisePostalCode, tryNormaliseEmail } from './normalize.ts';
 import * as store from './store.ts';
+import type { PersonIdSubquery } from './audience/store.ts';
 import type { EmailStatus, MergeResult, PersonInput } from './types.ts';
 
 export interface PeopleFilters {
@@ -15,6 +16,17 @@ export interface PeopleFilters {
   tag?: string | undefined;
   /** Postal code or its beginning ("SW1A" finds "SW1A 1AA"). */
   postalCode?: string | undefined;
+  /** Only people in this set (e.g. one group's members): a subquery of person ids. */
+  within?: PersonIdSubquery | undefined;
+  /** The admin user on whose behalf people are read: their access scope applies and the view is audited. */
+  viewer?: string | undefined;
+}
+
+/** Who may see whom (group leaders see their groups' members only) and where views are recorded. */
+export interface PeopleAccessControl {
+  /** A subquery of the person ids the user may see, or null for everyone. */
+  scopeFor(userId: string): Promise<PersonIdSubquery | null>;
+  recordView(userId: string, action: string, details: Record<string, unknown>): Promise<void>;
 }
 
 export interface PeopleSearch extends PeopleFilters {
@@ -92,7 +104,8 @@ export interface PeopleService {
   searchPeople(search: PeopleSearch): Promise<PeoplePage>;
   /** Every match in id order, fetched in keyset batches so memory stays flat. */
   streamPeople(filters: PeopleFilters): AsyncIterable<PersonSummary>;
-  getPerson(id: string): Promise<PersonDetail>;
+  /** With `viewer`, a person outside the user's access scope is not found, and the view is audited. */
+  getPerson(id: string, viewer?: string): Promise<PersonDetail>;
   addActivity(
     executor: Executor,
     personId: string,
@@ -101,6 +114,13 @@ export interface PeopleService {
     details?: unknown,
   ): Promise<void>;
   countPeople(): Promise<number>;
+  setAccessControl(control: PeopleAccessControl): void;
+  /** New people per UTC day since `sinceIso` (dashboards). */
+  countPeopleCreatedPerDay(sinceIso: string): Promise<{ day: string; total: number }[]>;
+  countPeopleCreatedBefore(iso: string): Promise<number>;
+  /** Erasure: removes names, addresses, phones, tags, lists, consents and history; email addresses become
+   * placeholders. The person row stays so counts (signatures, RSVPs) stay right. */
+  erasePerson(executor: Executor, id: string): Promise<void>;
   imports: ImportService;
 }
 
@@ -141,6 +161,7 @@ function filterValues(filters: PeopleFilters): store.PeopleFilterValues {
     email: normalisedEmail,
     tag: tag || undefined,
     postalCode: postalCode ?? undefined,
+    within: filters.within ? [filters.within] : undefined,
   };
 }
 
@@ -193,6 +214,22 @@ export function createPeopleService(ctx: AppContext): PeopleService {
     });
   }
 
+  let access: PeopleAccessControl | null = null;
+
+  /** Filter values with the viewer's access scope added; records that the viewer read people. */
+  async function scopedFilterValues(filters: PeopleFilters, action: string) {
+    const values = filterValues(filters);
+    if (filters.viewer && access) {
+      const scope = await access.scopeFor(filters.viewer);
+      if (scope) values.within = [...(values.within ?? []), scope];
+      await access.recordView(filters.viewer, action, {
+        filters: { q: values.q, email: values.email, tag: values.tag, postalCode: values.postalCode },
+        scoped: scope !== null,
+      });
+    }
+    return values;
+  }
+
   const service: PeopleService = {
     mergePeople,
     async mergePersonByEmail(executor, input) {
@@ -203,7 +240,7 @@ export function createPeopleService(ctx: AppContext): PeopleService {
     async searchPeople(search) {
       const perPage = Math.min(Math.max(Math.trunc(search.perPage ?? 50), 1), 500);
       const page = Math.max(Math.trunc(search.page ?? 1), 1);
-      const filters = filterValues(search);
+      const filters = await scopedFilterValues(search, 'people.search');
       const [total, rows] = [
         await store.countPeopleMatching(db, filters),
         await store.listPeoplePage(db, filters, perPage, (page - 1) * perPage),
@@ -218,7 +255,7 @@ export function createPeopleService(ctx: AppContext): PeopleService {
     },
 
     async *streamPeople(filters) {
-      const values = filterValues(filters);
+      const values = await scopedFilterValues(filters, 'people.export');
       let after: string | null = null;
       for (;;) {
         const rows = await store.listPeopleAfter(db, values, after, streamBatch);
@@ -229,7 +266,14 @@ export function createPeopleService(ctx: AppContext): PeopleService {
       }
     },
 
-    async getPerson(id) {
+    async getPerson(id, viewer) {
+      if (viewer && access) {
+        const scope = await access.scopeFor(viewer);
+        if (scope && !(await store.isPersonWithin(db, id, scope))) {
+          throw new AppError('not_found', 'There is no person with that id.');
+        }
+        await access.recordView(viewer, 'person.view', { personId: id });
+      }
       const person = await store.findPersonById(db, id);
       if (!person) throw new AppError('not_found', 'There is no person with that id.');
       const [emails, addresses, phones, tags, lists, consents, activity] = [
@@ -302,6 +346,27 @@ export function createPeopleService(ctx: AppContext): PeopleService {
     },
 
     countPeople: () => store.countAllPeople(db),
+    setAccessControl(control) {
+      access = control;
+    },
+    countPeopleCreatedPerDay: (sinceIso) => store.countPeopleCreatedPerDay(db, sinceIso),
+    countPeopleCreatedBefore: (iso) => store.countPeopleCreatedBefore(db, iso),
+    async erasePerson(executor, id) {
+      if (!(await store.findPersonById(executor, id)))
+        throw new AppError('not_found', 'There is no person with that id.');
+      const now = nowIso();
+      await store.anonymisePerson(executor, id, now);
+      await store.insertActivities(executor, [
+        {
+          id: newId(),
+          person_id: id,
+          kind: 'erased',
+          summary: 'Personal data erased',
+          details: null,
+          created_at: now,
+        },
+      ]);
+    },
     imports: undefined as unknown as ImportService,
   };
   service.imports = createImportService(ctx, service);

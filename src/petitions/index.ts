@@ -7,6 +7,7 @@ import type { PetitionService } from './service.ts';
 
 export { createPetitionService, type PetitionService } from './service.ts';
 export type { PublicCount, SignInput, SignResult, PetitionInput, Petition } from './types.ts';
+export type { PetitionRow, SignatureRow } from './tables.ts';
 
 export interface PetitionsPluginOptions {
   ctx: AppContext;

@@ -320,22 +320,35 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return config.signAltcha && petition.row.altcha_enabled === 1;
   }
 
-  async function signPetition(slug: string, input: SignInput, meta: RequestMeta): Promise<SignResult> {
+  /**
+   * `trusted`: a signature recorded through the API with a key — no honeypot, rate limits or ALTCHA,
+   * and only the email is required (the key holder answers for the data).
+   */
+  async function signPetition(
+    slug: string,
+    input: SignInput,
+    meta: RequestMeta,
+    options: { trusted?: boolean } = {},
+  ): Promise<SignResult> {
     const petition = await getPetitionBySlug(slug);
-    const { row, formSettings } = petition;
+    const { row } = petition;
+    const trusted = options.trusted === true;
+    const formSettings: FormSettings = trusted
+      ? { postalCode: 'optional', locality: 'optional', phone: 'optional', questions: [] }
+      : petition.formSettings;
     const language = pickLanguage(input.language, pickLanguage(row.language));
     if (row.status !== 'open' || (row.end_date && row.end_date < nowIso().slice(0, 10))) {
       reject(row.id, 'closed', meta);
       throw new AppError('invalid', messages(language).closed);
     }
-    if (input.website) {
+    if (input.website && !trusted) {
       reject(row.id, 'honeypot', meta);
       throw new AppError(
         'invalid',
         'Your signature could not be accepted. Please try again without autofill.',
       );
     }
-    if (meta.ip) {
+    if (meta.ip && !trusted) {
       const wait = ipLimiter.hit(meta.ip);
       if (wait) {
         reject(row.id, 'rate_limited_ip', meta);
@@ -346,8 +359,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
         );
       }
     }
-    const fields = validateSignInput(input, formSettings);
-    const wait = emailLimiter.hit(fields.email);
+    const fields = validateSignInput(input, formSettings, trusted);
+    const wait = trusted ? 0 : emailLimiter.hit(fields.email);
     if (wait) {
       reject(row.id, 'rate_limited_email', meta, fields.email);
       throw new AppError(
@@ -358,7 +371,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     }
     // Without JavaScript there is no proof of work; email confirmation then has to prove the person.
     let requiresConfirmation = row.requires_confirmation === 1;
-    if (altchaRequired(petition)) {
+    if (altchaRequired(petition) && !trusted) {
       if (!input.altcha) {
         if (!requiresConfirmation) {
           reject(row.id, 'altcha_missing', meta, fields.email);
@@ -755,6 +768,24 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     countReferrals: (petitionId: string, code: string) =>
       store.countSignaturesByReferralCode(db, petitionId, code),
     /** Writes pending counter deltas and rejection logs now (tests, shutdown). */
+    /** Signatures (all petitions or one) whose last change is in `range`, in id order (the API). */
+    async listSignaturesChanged(
+      petitionId: string | null,
+      range: store.SignatureChangedRange,
+      limit: number,
+      offset: number,
+    ): Promise<{ signatures: SignatureRow[]; total: number }> {
+      const [total, signatures] = [
+        await store.countSignaturesChanged(db, petitionId, range),
+        await store.listSignaturesChanged(db, petitionId, range, limit, offset),
+      ];
+      return { signatures, total };
+    },
+    async getSignature(id: string): Promise<SignatureRow> {
+      const signature = await store.findSignatureById(db, id);
+      if (!signature) throw new AppError('not_found', 'There is no such signature.');
+      return signature;
+    },
     flushPending: () => counters.flush(),
     close: () => counters.close(),
   };
@@ -790,13 +821,13 @@ function checkRule(rule: FieldRule, value: string | null, label: string): string
   return value;
 }
 
-function validateSignInput(input: SignInput, settings: FormSettings) {
+function validateSignInput(input: SignInput, settings: FormSettings, nameOptional = false) {
   const email = (input.email ?? '').trim().toLowerCase();
   if (!email || email.length > 254 || !emailPattern.test(email)) {
     throw new AppError('invalid', 'Please enter a valid email address.');
   }
   const givenName = text(input.givenName, 100);
-  if (!givenName) throw new AppError('invalid', 'Please enter your first name.');
+  if (!givenName && !nameOptional) throw new AppError('invalid', 'Please enter your first name.');
   const familyName = text(input.familyName, 100);
   const postalCode = checkRule(settings.postalCode, normalisePostal(input.postalCode), 'Postal code');
   const locality = checkRule(settings.locality, text(input.locality, 100), 'City');

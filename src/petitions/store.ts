@@ -572,3 +572,47 @@ export async function countRejectionsByReason(
     .execute();
   return rows.map((r) => ({ reason: r.reason, total: Number(r.total) }));
 }
+
+/* API listings (OSDI signatures collections) */
+
+/** A range on a signature's last change (confirmed_at, else created_at): since inclusive, until exclusive. */
+export interface SignatureChangedRange {
+  since?: string | undefined;
+  until?: string | undefined;
+}
+
+function signaturesChangedQuery(db: Executor, petitionId: string | null, range: SignatureChangedRange) {
+  let query = db.selectFrom('signatures');
+  if (petitionId !== null) query = query.where('petition_id', '=', petitionId);
+  const changed = sql<string>`coalesce(signatures.confirmed_at, signatures.created_at)`;
+  if (range.since) query = query.where(changed, '>=', range.since);
+  if (range.until) query = query.where(changed, '<', range.until);
+  return query;
+}
+
+/** Signatures in id (creation) order, so pages stay stable while people keep signing. */
+export async function listSignaturesChanged(
+  db: Executor,
+  petitionId: string | null,
+  range: SignatureChangedRange,
+  limit: number,
+  offset: number,
+): Promise<SignatureRow[]> {
+  return signaturesChangedQuery(db, petitionId, range)
+    .selectAll()
+    .orderBy('id')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
+export async function countSignaturesChanged(
+  db: Executor,
+  petitionId: string | null,
+  range: SignatureChangedRange,
+): Promise<number> {
+  const row = await signaturesChangedQuery(db, petitionId, range)
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}

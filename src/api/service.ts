@@ -1,0 +1,289 @@
+import type { AuthService } from '../auth/index.ts';
+import type { AppContext } from '../context.ts';
+import { AppError, isAppError } from '../errors.ts';
+import { newId, nowIso } from '../ids.ts';
+import { enqueueJob } from '../jobs/index.ts';
+import type { MailingsService } from '../mail/mailings/index.ts';
+import { tryNormaliseEmail, type PeopleService, type PersonInput } from '../people/index.ts';
+import type { PetitionService } from '../petitions/index.ts';
+import {
+  hashApiKey,
+  KeyRateLimiter,
+  newApiKeySecret,
+  parseScopes,
+  type ApiKeyIdentity,
+  type ApiScope,
+} from './keys.ts';
+import type { PersonInputBody, SignatureHelperBody, SignupHelperBody } from './osdi.ts';
+import * as store from './store.ts';
+import { createWebhookService, type WebhookService } from './webhooks/service.ts';
+
+export interface ApiDeps {
+  auth: AuthService;
+  people: PeopleService;
+  petitions: PetitionService;
+  mailings: MailingsService;
+}
+
+export interface ApiKeySummary {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiScope[];
+  groupId: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+const SIGNUP_QUEUE = 'api.person-signup';
+const SIGNATURE_QUEUE = 'api.record-signature';
+const TOUCH_EVERY_MS = 60_000;
+
+export function createApiService(ctx: AppContext, deps: ApiDeps) {
+  const { db, config, log } = ctx;
+  const { people, petitions } = deps;
+  const limiter = new KeyRateLimiter(config.apiRateLimit);
+  const touched = new Map<string, number>();
+  const webhooks: WebhookService = createWebhookService(ctx, deps);
+
+  /* ---------- keys ---------- */
+
+  async function createApiKey(input: {
+    name: string;
+    scope: ApiScope;
+    groupId?: string | null;
+    createdBy: string | null;
+  }): Promise<{ id: string; secret: string }> {
+    const name = input.name.trim().slice(0, 100);
+    if (!name) throw new AppError('invalid', 'Give the key a name that says who uses it.');
+    if (input.scope !== 'read' && input.scope !== 'write')
+      throw new AppError('invalid', 'Choose read or write.');
+    const groupId = input.groupId?.trim().slice(0, 100) || null;
+    const { secret, hash, prefix } = newApiKeySecret();
+    const id = newId();
+    await store.insertApiKey(db, {
+      id,
+      name,
+      key_hash: hash,
+      prefix,
+      scopes: JSON.stringify(input.scope === 'write' ? ['read', 'write'] : ['read']),
+      group_id: groupId,
+      created_by: input.createdBy,
+      created_at: nowIso(),
+      last_used_at: null,
+      revoked_at: null,
+    });
+    await deps.auth.audit({
+      userId: input.createdBy,
+      action: 'api_key.create',
+      subjectType: 'api_key',
+      subjectId: id,
+      details: { name, scope: input.scope, groupId },
+    });
+    return { id, secret };
+  }
+
+  async function listApiKeys(): Promise<ApiKeySummary[]> {
+    return (await store.listApiKeys(db)).map((row) => ({
+      id: row.id,
+      name: row.name,
+      prefix: row.prefix,
+      scopes: parseScopes(row.scopes),
+      groupId: row.group_id,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+      revokedAt: row.revoked_at,
+    }));
+  }
+
+  async function revokeApiKey(id: string, userId: string | null): Promise<void> {
+    const changed = await store.revokeApiKey(db, id, nowIso());
+    if (!changed) throw new AppError('not_found', 'There is no active key with that id.');
+    await deps.auth.audit({ userId, action: 'api_key.revoke', subjectType: 'api_key', subjectId: id });
+  }
+
+  /** The key's identity, or AppError unauthorized. Also applies the per-key rate limit. */
+  async function authenticate(secret: string | undefined): Promise<ApiKeyIdentity> {
+    const text = (secret ?? '').trim();
+    if (!text) {
+      throw new AppError(
+        'unauthorized',
+        'Send your API key in the OSDI-API-Token header (or Authorization: Bearer).',
+      );
+    }
+    const row = text.length <= 200 ? await store.findApiKeyByHash(db, hashApiKey(text)) : undefined;
+    if (!row || row.revoked_at)
+      throw new AppError('unauthorized', 'This API key is not valid or has been revoked.');
+    const wait = limiter.hit(row.id);
+    if (wait) {
+      throw new AppError('rate_limited', `Too many requests with this key. Try again in ${wait} s.`, {
+        retryAfter: wait,
+      });
+    }
+    const last = touched.get(row.id) ?? 0;
+    if (Date.now() - last > TOUCH_EVERY_MS) {
+      touched.set(row.id, Date.now());
+      await store.touchApiKey(db, row.id, nowIso());
+    }
+    return { id: row.id, name: row.name, scopes: parseScopes(row.scopes), groupId: row.group_id };
+  }
+
+  /* ---------- helpers: signup and signature, merged by email like the web forms ---------- */
+
+  function chosenEmail(person: PersonInputBody) {
+    const emails = person.email_addresses ?? [];
+    return emails.find((e) => e.primary) ?? emails[0];
+  }
+
+  /** The email to merge by: the one given, else the email of the person who has the given phone. */
+  async function resolveEmail(person: PersonInputBody): Promise<string> {
+    const given = chosenEmail(person)?.address?.trim();
+    if (given) return given;
+    for (const phone of person.phone_numbers ?? []) {
+      const id = await people.findPersonIdByPhone(phone.number);
+      if (!id) continue;
+      const [record] = await people.describePeople([id]);
+      const email = record?.emails.find((e) => e.primary) ?? record?.emails[0];
+      if (email) return email.address;
+    }
+    throw new AppError(
+      'invalid',
+      'person.email_addresses needs an address (or person.phone_numbers a number we already know).',
+    );
+  }
+
+  function personInput(person: PersonInputBody, email: string, tags: readonly string[] = []): PersonInput {
+    const address = person.postal_addresses?.find((a) => a.primary) ?? person.postal_addresses?.[0];
+    const custom: Record<string, string | number | boolean | null> = {};
+    for (const [key, value] of Object.entries(person.custom_fields ?? {})) custom[key] = value ?? null;
+    return {
+      email,
+      givenName: person.given_name ?? null,
+      familyName: person.family_name ?? null,
+      language: person.languages_spoken?.[0] ?? null,
+      phone: person.phone_numbers?.[0]?.number ?? null,
+      address: address
+        ? {
+            street: address.address_lines?.join(', ') || null,
+            locality: address.locality ?? null,
+            region: address.region ?? null,
+            postalCode: address.postal_code ?? null,
+            country: address.country ?? null,
+          }
+        : null,
+      tags,
+      customFields: custom,
+      source: 'api',
+    };
+  }
+
+  function wantsSubscription(person: PersonInputBody): boolean {
+    return chosenEmail(person)?.status?.toLowerCase() === 'subscribed';
+  }
+
+  /** Person signup helper: create or merge by email (else phone), add and remove tags. Idempotent. */
+  async function signupPerson(body: SignupHelperBody): Promise<{ personId: string; created: boolean }> {
+    const email = await resolveEmail(body.person);
+    const subscribe = wantsSubscription(body.person);
+    return db.transaction().execute(async (trx) => {
+      const result = await people.mergePersonByEmail(trx, {
+        ...personInput(body.person, email, body.add_tags ?? []),
+        subscribe,
+        consent: subscribe ? { what: 'email', source: 'api', ip: null } : null,
+      });
+      if (body.remove_tags?.length) await people.removeTags(trx, result.personId, body.remove_tags);
+      return { personId: result.personId, created: result.created };
+    });
+  }
+
+  /** Record signature helper: the same signing path as the web form (one signature per person). */
+  async function recordSignature(petitionId: string, body: SignatureHelperBody): Promise<string> {
+    const petition = await petitions.getPetition(petitionId);
+    const email = await resolveEmail(body.person);
+    const input = personInput(body.person, email, body.add_tags ?? []);
+    // Fields the signing form does not carry (region, country, custom fields, tags) merge first.
+    await db.transaction().execute((trx) => people.mergePersonByEmail(trx, input));
+    const referrer = body.referrer_data ?? body['action_network:referrer_data'];
+    const result = await petitions.signPetition(
+      petition.row.slug,
+      {
+        email,
+        givenName: input.givenName ?? undefined,
+        familyName: input.familyName ?? undefined,
+        postalCode: input.address?.postalCode ?? undefined,
+        locality: input.address?.locality ?? undefined,
+        phone: input.phone ?? undefined,
+        comment: body.comments ?? undefined,
+        consent: wantsSubscription(body.person),
+        ref: referrer?.referrer ?? undefined,
+        source: referrer?.source ?? undefined,
+        language: input.language ?? undefined,
+      },
+      { ip: null, userAgent: 'api' },
+      { trusted: true },
+    );
+    return result.signatureId;
+  }
+
+  /** Checks what can be checked at once, so a background request that cannot succeed gets a 400. */
+  function precheck(person: PersonInputBody): void {
+    const address = chosenEmail(person)?.address;
+    if (address !== undefined && !tryNormaliseEmail(address)) {
+      throw new AppError('invalid', `"${address.slice(0, 100)}" is not a valid email address.`);
+    }
+    if (!address && !(person.phone_numbers ?? []).some((p) => p.number.trim())) {
+      throw new AppError(
+        'invalid',
+        'person.email_addresses needs an address (or person.phone_numbers a number).',
+      );
+    }
+  }
+
+  async function queueSignup(body: SignupHelperBody): Promise<void> {
+    precheck(body.person);
+    await enqueueJob(db, { queue: SIGNUP_QUEUE, payload: { body }, priority: 5 });
+  }
+
+  async function queueSignature(petitionId: string, body: SignatureHelperBody): Promise<void> {
+    precheck(body.person);
+    await petitions.getPetition(petitionId);
+    await enqueueJob(db, { queue: SIGNATURE_QUEUE, payload: { petitionId, body }, priority: 5 });
+  }
+
+  // Background requests carry the request body: it is the data to process, there is no row yet.
+  async function runReported(what: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      // Bad data will not get better on retry: log it and drop the job.
+      if (isAppError(error) && error.code !== 'rate_limited') {
+        log.warn({ code: error.code, err: error.message }, `background ${what} rejected`);
+        return;
+      }
+      throw error;
+    }
+  }
+  ctx.jobs.register(SIGNUP_QUEUE, (payload) =>
+    runReported('signup', () => signupPerson(payload.body as SignupHelperBody)),
+  );
+  ctx.jobs.register(SIGNATURE_QUEUE, (payload) =>
+    runReported('signature', () =>
+      recordSignature(String(payload.petitionId), payload.body as SignatureHelperBody),
+    ),
+  );
+
+  return {
+    createApiKey,
+    listApiKeys,
+    revokeApiKey,
+    authenticate,
+    signupPerson,
+    recordSignature,
+    queueSignup,
+    queueSignature,
+    webhooks,
+  };
+}
+
+export type ApiService = ReturnType<typeof createApiService>;

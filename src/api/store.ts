@@ -1,0 +1,127 @@
+import type { Insertable } from 'kysely';
+import type { ApiKeysTable } from '../db/database.ts';
+import type { Executor } from '../db/index.ts';
+import type { WebhookDeliveriesTable, WebhookDeliveryRow, WebhookRow, WebhooksTable } from './tables.ts';
+
+/* All SQL of the API capability: api keys, webhooks, deliveries, change-feed cursors. */
+
+// ---- api keys ----------------------------------------------------------------------------------
+
+export async function insertApiKey(db: Executor, row: Insertable<ApiKeysTable>): Promise<void> {
+  await db.insertInto('api_keys').values(row).execute();
+}
+
+export function findApiKeyByHash(db: Executor, hash: string) {
+  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
+}
+
+export function listApiKeys(db: Executor) {
+  return db.selectFrom('api_keys').selectAll().orderBy('id', 'desc').execute();
+}
+
+export async function revokeApiKey(db: Executor, id: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: at })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function touchApiKey(db: Executor, id: string, at: string): Promise<void> {
+  await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+}
+
+// ---- webhooks ----------------------------------------------------------------------------------
+
+export async function insertWebhook(db: Executor, row: Insertable<WebhooksTable>): Promise<void> {
+  await db.insertInto('webhooks').values(row).execute();
+}
+
+export function listWebhooks(db: Executor): Promise<WebhookRow[]> {
+  return db.selectFrom('webhooks').selectAll().orderBy('id').execute();
+}
+
+export function listActiveWebhooks(db: Executor): Promise<WebhookRow[]> {
+  return db.selectFrom('webhooks').selectAll().where('disabled_at', 'is', null).orderBy('id').execute();
+}
+
+export function findWebhook(db: Executor, id: string): Promise<WebhookRow | undefined> {
+  return db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function disableWebhook(db: Executor, id: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('webhooks')
+    .set({ disabled_at: at })
+    .where('id', '=', id)
+    .where('disabled_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Inserts the deliveries not logged yet (same webhook and event key); returns the ids written. */
+export async function insertDeliveriesIfNew(
+  db: Executor,
+  rows: readonly Insertable<WebhookDeliveriesTable>[],
+): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const written = await db
+    .insertInto('webhook_deliveries')
+    .values([...rows])
+    .onConflict((oc) => oc.columns(['webhook_id', 'event_key']).doNothing())
+    .returning('id')
+    .execute();
+  return written.map((row) => row.id);
+}
+
+export function findDelivery(db: Executor, id: string): Promise<WebhookDeliveryRow | undefined> {
+  return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function updateDelivery(
+  db: Executor,
+  id: string,
+  patch: Partial<
+    Pick<
+      WebhookDeliveryRow,
+      'status' | 'attempts' | 'response_status' | 'last_error' | 'updated_at' | 'delivered_at'
+    >
+  >,
+): Promise<void> {
+  await db.updateTable('webhook_deliveries').set(patch).where('id', '=', id).execute();
+}
+
+export function listDeliveries(
+  db: Executor,
+  webhookId: string,
+  limit: number,
+): Promise<WebhookDeliveryRow[]> {
+  return db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('webhook_id', '=', webhookId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+// ---- change-feed cursors -----------------------------------------------------------------------
+
+export async function findCursor(db: Executor, source: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('webhook_cursors')
+    .select('position')
+    .where('source', '=', source)
+    .executeTakeFirst();
+  return row?.position ?? null;
+}
+
+export async function saveCursor(db: Executor, source: string, position: string, at: string): Promise<void> {
+  await db
+    .insertInto('webhook_cursors')
+    .values({ source, position, updated_at: at })
+    .onConflict((oc) => oc.column('source').doUpdateSet({ position, updated_at: at }))
+    .execute();
+}

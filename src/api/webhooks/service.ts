@@ -1,0 +1,394 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { AuthService } from '../../auth/index.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../errors.ts';
+import { newId, nowIso } from '../../ids.ts';
+import { enqueueJob } from '../../jobs/index.ts';
+import type { MailingsService } from '../../mail/mailings/index.ts';
+import type { PeopleService } from '../../people/index.ts';
+import type { PetitionService, SignatureRow } from '../../petitions/index.ts';
+import { Urls } from '../hal.ts';
+import { messageToOsdi, personToOsdi, signatureToOsdi } from '../osdi.ts';
+import * as store from '../store.ts';
+import type { WebhookDeliveryRow, WebhookRow } from '../tables.ts';
+
+/*
+ * Outgoing webhooks. Events are found by a change feed that reads, through the owning services,
+ * what changed in a settled time window [cursor, now - SETTLE_MS): committed rows only, so a
+ * rolled-back signature never produces an event. Each event becomes one delivery row per
+ * subscribed webhook, and its send job is enqueued in that same transaction.
+ */
+
+export const webhookEvents = [
+  'person.created',
+  'person.updated',
+  'person.unsubscribed',
+  'signature.created',
+  'signature.confirmed',
+  'mailing.sent',
+] as const;
+export type WebhookEvent = (typeof webhookEvents)[number];
+
+export const SIGNATURE_HEADER = 'undersign-signature';
+const DELIVER_QUEUE = 'api.webhook-deliver';
+/** Writes whose transaction is still open after this long may be missed by the change feed. */
+const SETTLE_MS = 5_000;
+const MAX_ATTEMPTS = 10;
+const MAX_DELAY_MS = 6 * 3600_000;
+const PAGE = 500;
+
+interface FoundEvent {
+  event: WebhookEvent;
+  key: string;
+  at: string;
+  data: unknown;
+}
+
+export interface WebhookDeps {
+  auth: AuthService;
+  people: PeopleService;
+  petitions: PetitionService;
+  mailings: MailingsService;
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the webhook's secret. */
+export function signPayload(secret: string, body: string, timestamp: number): string {
+  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return `t=${timestamp},v1=${mac}`;
+}
+
+function parseEvents(text: string): WebhookEvent[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value)) return value.filter((e): e is WebhookEvent => webhookEvents.includes(e));
+  } catch {
+    // an unreadable list subscribes to nothing
+  }
+  return [];
+}
+
+export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
+  const { db, config, log } = ctx;
+  const urls = new Urls(config.publicUrl);
+  let timer: NodeJS.Timeout | undefined;
+  let scanning: Promise<number> | null = null;
+
+  async function createWebhook(input: {
+    url: string;
+    events: readonly string[];
+    createdBy: string | null;
+  }): Promise<WebhookRow> {
+    let url: URL;
+    try {
+      url = new URL(input.url.trim());
+    } catch {
+      throw new AppError('invalid', 'The address must be a full URL starting with https:// or http://.');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new AppError('invalid', 'The address must start with https:// or http://.');
+    }
+    const events = webhookEvents.filter((e) => input.events.includes(e));
+    if (events.length === 0) throw new AppError('invalid', 'Choose at least one event.');
+    const row = {
+      id: newId(),
+      url: url.toString(),
+      events: JSON.stringify(events),
+      secret: `whsec_${randomBytes(24).toString('base64url')}`,
+      created_by: input.createdBy,
+      created_at: nowIso(),
+      disabled_at: null,
+    };
+    await store.insertWebhook(db, row);
+    await deps.auth.audit({
+      userId: input.createdBy,
+      action: 'webhook.create',
+      subjectType: 'webhook',
+      subjectId: row.id,
+      details: { url: row.url, events },
+    });
+    return row;
+  }
+
+  async function getWebhook(id: string) {
+    const row = await store.findWebhook(db, id);
+    if (!row) throw new AppError('not_found', 'There is no such webhook.');
+    return { ...row, eventList: parseEvents(row.events) };
+  }
+
+  async function listWebhooks() {
+    return (await store.listWebhooks(db)).map((row) => ({ ...row, eventList: parseEvents(row.events) }));
+  }
+
+  async function disableWebhook(id: string, userId: string | null): Promise<void> {
+    if (!(await store.disableWebhook(db, id, nowIso()))) {
+      throw new AppError('not_found', 'There is no active webhook with that id.');
+    }
+    await deps.auth.audit({ userId, action: 'webhook.disable', subjectType: 'webhook', subjectId: id });
+  }
+
+  const listDeliveries = (webhookId: string, limit = 100): Promise<WebhookDeliveryRow[]> =>
+    store.listDeliveries(db, webhookId, limit);
+
+  /* ---------- the change feed ---------- */
+
+  async function peopleEvents(since: string, until: string): Promise<FoundEvent[]> {
+    const found: FoundEvent[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const { people } = await deps.people.listPeopleChanged({ since, until }, PAGE, offset);
+      for (const person of people) {
+        const created = person.createdAt >= since;
+        found.push({
+          event: created ? 'person.created' : 'person.updated',
+          key: created ? `person.created:${person.id}` : `person.updated:${person.id}:${person.updatedAt}`,
+          at: person.updatedAt,
+          data: personToOsdi(urls, person),
+        });
+      }
+      if (people.length < PAGE) return found;
+    }
+  }
+
+  async function unsubscribeEvents(since: string, until: string): Promise<FoundEvent[]> {
+    const rows = await deps.people.listEmailsChangedTo('unsubscribed', since, 10_000);
+    const inWindow = rows.filter((r) => r.changedAt < until);
+    const records = new Map(
+      (await deps.people.describePeople([...new Set(inWindow.map((r) => r.personId))])).map((p) => [p.id, p]),
+    );
+    return inWindow.flatMap((r) => {
+      const person = records.get(r.personId);
+      if (!person) return [];
+      return [
+        {
+          event: 'person.unsubscribed' as const,
+          key: `person.unsubscribed:${r.address}:${r.changedAt}`,
+          at: r.changedAt,
+          data: { email_address: r.address, person: personToOsdi(urls, person) },
+        },
+      ];
+    });
+  }
+
+  async function signatureEvents(since: string, until: string): Promise<FoundEvent[]> {
+    const found: FoundEvent[] = [];
+    const inWindow = (at: string | null): at is string => at !== null && at >= since && at < until;
+    for (let offset = 0; ; offset += PAGE) {
+      const { signatures } = await deps.petitions.listSignaturesChanged(null, { since, until }, PAGE, offset);
+      for (const s of signatures as SignatureRow[]) {
+        const data = signatureToOsdi(urls, s);
+        if (inWindow(s.created_at)) {
+          found.push({
+            event: 'signature.created',
+            key: `signature.created:${s.id}`,
+            at: s.created_at,
+            data,
+          });
+        }
+        if (inWindow(s.confirmed_at)) {
+          found.push({
+            event: 'signature.confirmed',
+            key: `signature.confirmed:${s.id}`,
+            at: s.confirmed_at,
+            data,
+          });
+        }
+      }
+      if (signatures.length < PAGE) return found;
+    }
+  }
+
+  async function mailingEvents(since: string, until: string): Promise<FoundEvent[]> {
+    const mailings = await deps.mailings.listMailings();
+    return mailings
+      .filter(
+        (m) =>
+          m.status === 'sent' && m.finished_at !== null && m.finished_at >= since && m.finished_at < until,
+      )
+      .map((m) => ({
+        event: 'mailing.sent' as const,
+        key: `mailing.sent:${m.id}`,
+        at: m.finished_at!,
+        data: messageToOsdi(urls, m),
+      }));
+  }
+
+  const sources: Record<string, (since: string, until: string) => Promise<FoundEvent[]>> = {
+    people: peopleEvents,
+    unsubscribes: unsubscribeEvents,
+    signatures: signatureEvents,
+    mailings: mailingEvents,
+  };
+
+  /**
+   * Reads each source's settled changes since its cursor and logs + enqueues deliveries for the
+   * subscribed webhooks. Returns how many deliveries were made. Safe to run concurrently with itself
+   * (one scan at a time per process; duplicate events are ignored by the (webhook, event key) key).
+   */
+  async function scanChanges(now = Date.now()): Promise<number> {
+    if (scanning) return scanning;
+    scanning = (async () => {
+      const until = new Date(now - SETTLE_MS).toISOString();
+      const hooks = (await store.listActiveWebhooks(db)).map((h) => ({
+        ...h,
+        eventList: parseEvents(h.events),
+      }));
+      let made = 0;
+      for (const [source, read] of Object.entries(sources)) {
+        const cursor = await store.findCursor(db, source);
+        // Without webhooks (or on the first scan) the feed only moves on: history is not replayed.
+        if (!cursor || hooks.length === 0 || cursor >= until) {
+          if (!cursor || (hooks.length === 0 && cursor < until))
+            await store.saveCursor(db, source, until, nowIso());
+          continue;
+        }
+        const events = await read(cursor, until);
+        await db.transaction().execute(async (trx) => {
+          const at = nowIso();
+          const rows = [];
+          for (const found of events) {
+            for (const hook of hooks) {
+              if (!hook.eventList.includes(found.event)) continue;
+              const id = newId();
+              rows.push({
+                id,
+                webhook_id: hook.id,
+                event: found.event,
+                event_key: found.key,
+                payload: JSON.stringify({ id, event: found.event, occurred_at: found.at, data: found.data }),
+                status: 'pending',
+                attempts: 0,
+                response_status: null,
+                last_error: null,
+                created_at: at,
+                updated_at: at,
+                delivered_at: null,
+              });
+            }
+          }
+          for (let i = 0; i < rows.length; i += 100) {
+            const written = await store.insertDeliveriesIfNew(trx, rows.slice(i, i + 100));
+            for (const deliveryId of written) {
+              await enqueueJob(trx, { queue: DELIVER_QUEUE, payload: { deliveryId }, maxAttempts: 1 });
+            }
+            made += written.length;
+          }
+          await store.saveCursor(trx, source, until, at);
+        });
+      }
+      return made;
+    })();
+    try {
+      return await scanning;
+    } finally {
+      scanning = null;
+    }
+  }
+
+  /* ---------- delivery ---------- */
+
+  async function deliver(deliveryId: string): Promise<void> {
+    const delivery = await store.findDelivery(db, deliveryId);
+    if (!delivery || delivery.status !== 'pending') return;
+    const hook = await store.findWebhook(db, delivery.webhook_id);
+    const at = nowIso();
+    if (!hook || hook.disabled_at) {
+      await store.updateDelivery(db, delivery.id, {
+        status: 'failed',
+        last_error: 'webhook disabled',
+        updated_at: at,
+      });
+      return;
+    }
+    const attempts = delivery.attempts + 1;
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await fetch(hook.url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(10_000),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Undersign-Webhooks/1',
+          'undersign-event': delivery.event,
+          'undersign-delivery': delivery.id,
+          [SIGNATURE_HEADER]: signPayload(hook.secret, delivery.payload, Math.floor(Date.now() / 1000)),
+        },
+        body: delivery.payload,
+      });
+      status = response.status;
+      await response.body?.cancel();
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
+    } catch (e) {
+      error = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+    }
+    const done = nowIso();
+    if (!error) {
+      await store.updateDelivery(db, delivery.id, {
+        status: 'delivered',
+        attempts,
+        response_status: status,
+        last_error: null,
+        updated_at: done,
+        delivered_at: done,
+      });
+      return;
+    }
+    if (attempts >= MAX_ATTEMPTS) {
+      await store.updateDelivery(db, delivery.id, {
+        status: 'failed',
+        attempts,
+        response_status: status,
+        last_error: error.slice(0, 500),
+        updated_at: done,
+      });
+      log.warn({ webhookId: hook.id, deliveryId: delivery.id }, 'webhook delivery gave up');
+      return;
+    }
+    const delay = Math.min(config.webhookRetryBaseMs * 2 ** (attempts - 1), MAX_DELAY_MS);
+    await db.transaction().execute(async (trx) => {
+      await store.updateDelivery(trx, delivery.id, {
+        attempts,
+        response_status: status,
+        last_error: error.slice(0, 500),
+        updated_at: done,
+      });
+      await enqueueJob(trx, {
+        queue: DELIVER_QUEUE,
+        payload: { deliveryId: delivery.id },
+        runAt: new Date(Date.now() + delay),
+        maxAttempts: 1,
+      });
+    });
+  }
+
+  ctx.jobs.register(DELIVER_QUEUE, (payload) => deliver(String(payload.deliveryId)));
+
+  /** Scans every few seconds in this process (the web server with the embedded worker). */
+  function startScanner(everyMs = 5_000): void {
+    if (timer) return;
+    timer = setInterval(() => {
+      scanChanges().catch((error: unknown) => log.warn({ err: error }, 'webhook change scan failed'));
+    }, everyMs);
+    timer.unref();
+  }
+
+  async function stopScanner(): Promise<void> {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    if (scanning) await scanning.catch(() => undefined);
+  }
+
+  return {
+    createWebhook,
+    getWebhook,
+    listWebhooks,
+    disableWebhook,
+    listDeliveries,
+    scanChanges,
+    deliver,
+    startScanner,
+    stopScanner,
+  };
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>;
