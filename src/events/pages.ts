@@ -382,6 +382,10 @@ function displayName(r: Pick<RsvpRow, 'given_name' | 'family_name' | 'email'>): 
   return [r.given_name, r.family_name].filter(Boolean).join(' ') || r.email;
 }
 
+function checkInText(counts: EventCounts, notice?: string | null): string {
+  return `${notice ? `${notice} ` : ''}${counts.checkedIn} of ${counts.going} checked in.`;
+}
+
 export function checkInPage(
   c: AdminContext,
   input: { event: EventRow; counts: EventCounts; rsvps: RsvpRow[]; q: string; notice?: string | null },
@@ -391,10 +395,7 @@ export function checkInPage(
     c,
     `Check-in · ${event.title}`,
     html`<h1>Check-in: ${event.title}</h1>
-      <p role="status">
-        ${input.notice ? `${input.notice} ` : ''}${input.counts.checkedIn} of ${input.counts.going} checked
-        in.
-      </p>
+      <p role="status">${checkInText(input.counts, input.notice)}</p>
       <form method="get" action="/admin/events/${event.id}/check-in" class="filters no-print">
         <label for="ci-q">Find a name or email</label>
         <input id="ci-q" name="q" type="search" value="${input.q}" />

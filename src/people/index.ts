@@ -1,5 +1,6 @@
 export { createPeopleService } from './service.ts';
 export type {
+  PeopleAccessControl,
   PeopleFilters,
   PeoplePage,
   PeopleSearch,

@@ -4,6 +4,7 @@ import {
   type Expression,
   type ExpressionBuilder,
   type Insertable,
+  type SelectQueryBuilder,
   type SqlBool,
 } from 'kysely';
 import {
@@ -370,7 +371,12 @@ export interface PeopleFilterValues {
   tag?: string | undefined;
   /** Normalised postal code prefix. */
   postalCode?: string | undefined;
+  /** Each of these subqueries of person ids must contain the person. */
+  within?: readonly PersonIdSet[] | undefined;
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PersonIdSet = SelectQueryBuilder<any, any, { person_id: string }>;
 
 function peopleWhere(eb: ExpressionBuilder<Database, 'people'>, f: PeopleFilterValues): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [];
@@ -425,6 +431,7 @@ function peopleWhere(eb: ExpressionBuilder<Database, 'people'>, f: PeopleFilterV
       ),
     );
   }
+  for (const set of f.within ?? []) conditions.push(eb('people.id', 'in', set));
   return eb.and(conditions);
 }
 
@@ -551,164 +558,62 @@ export function findActivityByPersonId(db: Executor, id: string, limit: number):
     .execute();
 }
 
-// ---- API listings (OSDI collections) ----------------------------------------------------------
+// ---- access scope, dashboards, erasure ---------------------------------------------------------
 
-/** A time range on `updated_at`: `since` inclusive, `until` exclusive (ISO text, compared as text). */
-export interface ChangedRange {
-  since?: string | undefined;
-  until?: string | undefined;
-}
-
-/** People whose last change falls in `range`, in creation (id) order so pages stay stable. */
-export function listPeopleChanged(
-  db: Executor,
-  range: ChangedRange,
-  limit: number,
-  offset: number,
-): Promise<PersonRow[]> {
-  let query = db.selectFrom('people').selectAll();
-  if (range.since) query = query.where('updated_at', '>=', range.since);
-  if (range.until) query = query.where('updated_at', '<', range.until);
-  return query.orderBy('id').limit(limit).offset(offset).execute();
-}
-
-export async function countPeopleChanged(db: Executor, range: ChangedRange): Promise<number> {
-  let query = db.selectFrom('people').select((eb) => eb.fn.countAll<number>().as('count'));
-  if (range.since) query = query.where('updated_at', '>=', range.since);
-  if (range.until) query = query.where('updated_at', '<', range.until);
-  const row = await query.executeTakeFirstOrThrow();
-  return Number(row.count);
-}
-
-export async function findPersonIdByPhone(db: Executor, number: string): Promise<string | null> {
+export async function isPersonWithin(db: Executor, id: string, set: PersonIdSet): Promise<boolean> {
   const row = await db
-    .selectFrom('phones')
-    .select('person_id')
-    .where('number', '=', number)
-    .orderBy('id')
-    .limit(1)
+    .selectFrom('people')
+    .select('people.id')
+    .where('people.id', '=', id)
+    .where('people.id', 'in', set)
     .executeTakeFirst();
-  return row?.person_id ?? null;
+  return row !== undefined;
 }
 
-export async function findPersonIdByEmail(db: Executor, address: string): Promise<string | null> {
-  const row = await db
-    .selectFrom('emails')
-    .select('person_id')
-    .where('address', '=', address)
-    .executeTakeFirst();
-  return row?.person_id ?? null;
-}
-
-export async function deleteTaggingsByTagNames(
+/** New people per UTC day (created_at is ISO text, so its first 10 characters are the day). */
+export async function countPeopleCreatedPerDay(
   db: Executor,
-  personId: string,
-  names: readonly string[],
-): Promise<number> {
-  if (names.length === 0) return 0;
-  const result = await db
-    .deleteFrom('taggings')
-    .where('person_id', '=', personId)
-    .where('tag_id', 'in', (eb) => eb.selectFrom('tags').select('id').where('name', 'in', names))
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
-export async function deleteTagging(db: Executor, tagId: string, personId: string): Promise<number> {
-  const result = await db
-    .deleteFrom('taggings')
-    .where('tag_id', '=', tagId)
-    .where('person_id', '=', personId)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
-export function listNamedPage(db: Executor, table: 'tags' | 'lists', limit: number, offset: number) {
-  return db
-    .selectFrom(table)
-    .select(['id', 'name', 'created_at'])
-    .orderBy('id')
-    .limit(limit)
-    .offset(offset)
+  sinceIso: string,
+): Promise<{ day: string; total: number }[]> {
+  const day = sql<string>`substr(created_at, 1, 10)`;
+  const rows = await db
+    .selectFrom('people')
+    .select((eb) => [day.as('day'), eb.fn.countAll<number>().as('total')])
+    .where('created_at', '>=', sinceIso)
+    .groupBy(day)
+    .orderBy(day)
     .execute();
+  return rows.map((r) => ({ day: r.day, total: Number(r.total) }));
 }
 
-export async function countNamed(db: Executor, table: 'tags' | 'lists'): Promise<number> {
+export async function countPeopleCreatedBefore(db: Executor, iso: string): Promise<number> {
   const row = await db
-    .selectFrom(table)
+    .selectFrom('people')
     .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('created_at', '<', iso)
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
 
-export function findNamedById(db: Executor, table: 'tags' | 'lists', id: string) {
-  return db.selectFrom(table).select(['id', 'name', 'created_at']).where('id', '=', id).executeTakeFirst();
-}
-
-/** Members of a tag (taggings) or a list, in the order they were added. */
-export function listMembershipPage(
-  db: Executor,
-  table: 'taggings' | 'list_members',
-  ownerId: string,
-  limit: number,
-  offset: number,
-): Promise<{ person_id: string; created_at: string }[]> {
-  if (table === 'taggings') {
-    return db
-      .selectFrom('taggings')
-      .select(['person_id', 'created_at'])
-      .where('tag_id', '=', ownerId)
-      .orderBy('created_at')
-      .orderBy('person_id')
-      .limit(limit)
-      .offset(offset)
-      .execute();
+/** Removes a person's personal data but keeps the row (and so every count that includes them). */
+export async function anonymisePerson(db: Executor, id: string, now: string): Promise<void> {
+  await db
+    .updateTable('people')
+    .set({ given_name: null, family_name: null, source: null, custom_fields: '{}', updated_at: now })
+    .where('id', '=', id)
+    .execute();
+  // Addresses stay unique: each becomes a placeholder made from its own row id.
+  await db
+    .updateTable('emails')
+    .set({
+      address: sql<string>`'erased-' || id || '@erased.invalid'`,
+      status: 'unsubscribed',
+      is_primary: 0,
+      updated_at: now,
+    })
+    .where('person_id', '=', id)
+    .execute();
+  for (const table of ['addresses', 'phones', 'taggings', 'list_members', 'consents', 'activity'] as const) {
+    await db.deleteFrom(table).where('person_id', '=', id).execute();
   }
-  return db
-    .selectFrom('list_members')
-    .select(['person_id', 'created_at'])
-    .where('list_id', '=', ownerId)
-    .orderBy('created_at')
-    .orderBy('person_id')
-    .limit(limit)
-    .offset(offset)
-    .execute();
-}
-
-export async function countMembership(
-  db: Executor,
-  table: 'taggings' | 'list_members',
-  ownerId: string,
-): Promise<number> {
-  const row =
-    table === 'taggings'
-      ? await db
-          .selectFrom('taggings')
-          .select((eb) => eb.fn.countAll<number>().as('count'))
-          .where('tag_id', '=', ownerId)
-          .executeTakeFirstOrThrow()
-      : await db
-          .selectFrom('list_members')
-          .select((eb) => eb.fn.countAll<number>().as('count'))
-          .where('list_id', '=', ownerId)
-          .executeTakeFirstOrThrow();
-  return Number(row.count);
-}
-
-/** Addresses that got `status` at or after `since` (their last change), oldest first. */
-export function listEmailsChangedTo(
-  db: Executor,
-  status: string,
-  since: string,
-  limit: number,
-): Promise<Pick<EmailRow, 'id' | 'person_id' | 'address' | 'updated_at'>[]> {
-  return db
-    .selectFrom('emails')
-    .select(['id', 'person_id', 'address', 'updated_at'])
-    .where('status', '=', status)
-    .where('updated_at', '>=', since)
-    .orderBy('updated_at')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
-import { isUniqueViolation, type Trx } from '../db/index.ts';
+import { isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { AltchaGuard } from './altcha.ts';
@@ -761,6 +761,20 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     deliveryDistricts,
     signerIdsQuery,
     signerIdsWithSourcePrefixQuery,
+    /** Totals across every petition, for the organisation dashboard. */
+    signatureStats: async (sinceIso: string) => {
+      await counters.flush();
+      return {
+        perDay: await store.countAllSignaturesPerDay(db, sinceIso),
+        byPetition: await store.countSignaturesPerPetition(db),
+        bySource: await store.countAllSignaturesBySource(db, 20),
+      };
+    },
+    /** A person's signatures (their data export). */
+    signaturesOfPerson: (personId: string) => store.listSignaturesOfPerson(db, personId),
+    /** Erasure: the signatures stay counted, without the signer's name, place, comment or IP. */
+    anonymiseSignaturesOfPerson: (executor: Executor, personId: string) =>
+      store.anonymiseSignaturesOfPerson(executor, personId),
     findSignatureByReferralCode: (code: string) =>
       referralCodePattern.test(code)
         ? store.findSignatureByReferralCode(db, code)

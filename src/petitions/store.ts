@@ -616,3 +616,97 @@ export async function countSignaturesChanged(
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
+
+/* Organisation-wide totals and per-person data (dashboard, data export, erasure) */
+
+export async function countAllSignaturesPerDay(
+  db: Executor,
+  sinceIso: string,
+): Promise<Array<{ day: string; total: number }>> {
+  const day = sql<string>`substr(created_at, 1, 10)`;
+  const rows = await db
+    .selectFrom('signatures')
+    .select((eb) => [day.as('day'), eb.fn.countAll<number>().as('total')])
+    .where('created_at', '>=', sinceIso)
+    .groupBy(day)
+    .orderBy(day)
+    .execute();
+  return rows.map((r) => ({ day: r.day, total: Number(r.total) }));
+}
+
+export async function countSignaturesPerPetition(
+  db: Executor,
+): Promise<Array<{ petitionId: string; slug: string; title: string; total: number; confirmed: number }>> {
+  const rows = await db
+    .selectFrom('signatures')
+    .innerJoin('petitions', 'petitions.id', 'signatures.petition_id')
+    .select((eb) => [
+      'petitions.id',
+      'petitions.slug',
+      'petitions.title',
+      eb.fn.countAll<number>().as('total'),
+      eb.fn.count<number>('signatures.confirmed_at').as('confirmed'),
+    ])
+    .groupBy(['petitions.id', 'petitions.slug', 'petitions.title'])
+    .orderBy('total', 'desc')
+    .execute();
+  return rows.map((r) => ({
+    petitionId: r.id,
+    slug: r.slug,
+    title: r.title,
+    total: Number(r.total),
+    confirmed: Number(r.confirmed),
+  }));
+}
+
+export async function countAllSignaturesBySource(
+  db: Executor,
+  limit: number,
+): Promise<Array<{ source: string | null; total: number }>> {
+  const rows = await db
+    .selectFrom('signatures')
+    .select((eb) => ['source', eb.fn.countAll<number>().as('total')])
+    .groupBy('source')
+    .orderBy('total', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ source: r.source, total: Number(r.total) }));
+}
+
+export function listSignaturesOfPerson(db: Executor, personId: string) {
+  return db
+    .selectFrom('signatures')
+    .innerJoin('petitions', 'petitions.id', 'signatures.petition_id')
+    .select([
+      'signatures.id',
+      'petitions.slug',
+      'petitions.title',
+      'signatures.signer_name',
+      'signatures.locality',
+      'signatures.postal_code',
+      'signatures.comment',
+      'signatures.source',
+      'signatures.confirmed_at',
+      'signatures.created_at',
+    ])
+    .where('signatures.person_id', '=', personId)
+    .orderBy('signatures.id')
+    .execute();
+}
+
+export async function anonymiseSignaturesOfPerson(db: Executor, personId: string): Promise<void> {
+  await db
+    .updateTable('signatures')
+    .set({
+      signer_name: 'Erased',
+      locality: null,
+      postal_code: null,
+      comment: null,
+      comment_status: 'hidden',
+      answers: '{}',
+      ip: null,
+      user_agent: null,
+    })
+    .where('person_id', '=', personId)
+    .execute();
+}

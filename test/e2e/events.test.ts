@@ -1,5 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDemo } from '../../src/demo/run.ts';
 import { signIn } from '../helpers/auth.ts';
 import { axeViolations, chromiumAvailable, launchBrowser, newContext } from '../helpers/browser.ts';
 import { createTestApp } from '../helpers/runtime.ts';
@@ -86,5 +87,20 @@ describe.skipIf(!chromiumAvailable)('events in Chromium: RSVP, waitlist, check-i
     await phone.getByRole('button', { name: 'Undo check-in of Jon' }).click();
     expect(await phone.getByRole('status').textContent()).toContain('0 of 1 checked in');
     await admin.close();
+  });
+
+  it('shows the organisation dashboard with demo data, accessible', async () => {
+    await runDemo(t.services, { people: 120, seed: 3 });
+    await t.services.petitions.flushPending();
+    const owner = await signIn(t, 'owner');
+    const context = await newContext(browser, { baseUrl, cookie: owner.cookie });
+    const page = await context.newPage();
+    await page.goto('/admin');
+    expect(await page.getByRole('img', { name: /Signatures per day across petitions/ }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: /Supporters over the last 30 days/ }).count()).toBe(1);
+    await page.getByText('Show the numbers as a table').first().click();
+    expect(await page.getByRole('table', { name: 'Supporters over time' }).isVisible()).toBe(true);
+    expect(await axeViolations(page)).toEqual([]);
+    await context.close();
   });
 });
