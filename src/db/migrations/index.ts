@@ -1,17 +1,17 @@
 import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001-spine.ts';
+import * as m0002 from './0002-mail-core.ts';
 import * as m0004 from './0004-petitions.ts';
 import * as m0005 from './0005-mailings.ts';
-import * as m0007 from './0007-groups-events.ts';
 import * as m0006 from './0006-api.ts';
 import * as m0007 from './0007-groups-events.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
   '0001-spine': m0001,
+  '0002-mail-core': m0002,
   '0004-petitions': m0004,
   '0005-mailings': m0005,
-  '0007-groups-events': m0007,
   '0006-api': m0006,
   '0007-groups-events': m0007,
 };
