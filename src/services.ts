@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { apiPlugin, createApiService, type ApiService } from './api/index.ts';
 import {
   authPlugin,
   createAuthService,
@@ -38,6 +39,7 @@ export interface Services {
   people: PeopleService;
   petitions: PetitionService;
   mailings: MailingsService;
+  api: ApiService;
   events: EventsService;
   dashboard: DashboardService;
   /** Run once the server listens (e.g. printing the first-owner link). */
@@ -52,10 +54,12 @@ export function createServices(ctx: AppContext): Services {
   const mailings = createMailingsService(ctx, {
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
   });
+  const api = createApiService(ctx, { auth, people, petitions, mailings });
   const events = createEventsService(ctx, { people, mail });
   const dashboard = createDashboardService(ctx, { people, petitions, mailings, events });
   return {
     ctx,
+    api,
     auth,
     mail,
     people,
@@ -65,6 +69,10 @@ export function createServices(ctx: AppContext): Services {
     dashboard,
     afterListen: [
       () => printFirstOwnerLink(auth, (line) => console.log(line)),
+      // Webhook events are read from a change feed while the embedded worker runs.
+      async () => {
+        if (ctx.config.embeddedWorker) api.webhooks.startScanner();
+      },
       // Optional listener for bounce reports (DSNs) and mailto unsubscribes.
       async () => {
         const port = ctx.config.bulkMail.inboundSmtpPort;
@@ -107,6 +115,13 @@ export async function registerPlugins(
   await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
   await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
   await app.register(mailingsAdminPlugin, { ctx, mailings: services.mailings, mail: services.mail });
+  await app.register(apiPlugin, {
+    ctx,
+    api: services.api,
+    people: services.people,
+    petitions: services.petitions,
+    mailings: services.mailings,
+  });
   await app.register(eventsPlugin, { ctx, events: services.events, auth: services.auth });
   await app.register(dashboardPlugin, { ctx, dashboard: services.dashboard });
 }

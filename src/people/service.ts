@@ -1,10 +1,16 @@
 import type { AppContext } from '../context.ts';
-import type { Executor, PersonRow } from '../db/index.ts';
+import type { Executor, PersonRow, PersonUpdate } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { createImportService, type ImportService } from './import/service.ts';
 import { mergePeople } from './merge.ts';
-import { normalisePostalCode, tryNormaliseEmail } from './normalize.ts';
+import {
+  clean,
+  normaliseLanguage,
+  normalisePhone,
+  normalisePostalCode,
+  tryNormaliseEmail,
+} from './normalize.ts';
 import * as store from './store.ts';
 import type { PersonIdSubquery } from './audience/store.ts';
 import type { EmailStatus, MergeResult, PersonInput } from './types.ts';
@@ -122,6 +128,55 @@ export interface PeopleService {
    * placeholders. The person row stays so counts (signatures, RSVPs) stay right. */
   erasePerson(executor: Executor, id: string): Promise<void>;
   imports: ImportService;
+  // ---- for the API (OSDI collections, helpers) ----
+  /** People whose last change is in `range` (updated_at; since inclusive, until exclusive), in id order. */
+  listPeopleChanged(
+    range: store.ChangedRange,
+    limit: number,
+    offset: number,
+  ): Promise<{ people: PersonRecord[]; total: number }>;
+  /** Full records (all emails, addresses, phones, tags, lists) in the order of `ids`; unknown ids skipped. */
+  describePeople(ids: readonly string[]): Promise<PersonRecord[]>;
+  findPersonIdByEmail(email: string): Promise<string | null>;
+  findPersonIdByPhone(phone: string): Promise<string | null>;
+  /** Overwrites the given fields (the API's PUT); custom fields are replaced key by key. */
+  updatePersonFields(executor: Executor, id: string, fields: PersonFieldsUpdate): Promise<void>;
+  tagPerson(executor: Executor, personId: string, tagName: string): Promise<void>;
+  removeTags(executor: Executor, personId: string, tagNames: readonly string[]): Promise<number>;
+  untagPerson(executor: Executor, tagId: string, personId: string): Promise<boolean>;
+  createNamed(kind: 'tags' | 'lists', name: string): Promise<NamedRecord>;
+  listNamed(
+    kind: 'tags' | 'lists',
+    limit: number,
+    offset: number,
+  ): Promise<{ items: NamedRecord[]; total: number }>;
+  getNamed(kind: 'tags' | 'lists', id: string): Promise<NamedRecord>;
+  /** People tagged with a tag or on a list, in the order they were added. */
+  listMembers(
+    kind: 'tags' | 'lists',
+    id: string,
+    limit: number,
+    offset: number,
+  ): Promise<{ members: { personId: string; createdAt: string }[]; total: number }>;
+  /** Addresses whose status became `status` at or after `since` (webhooks' change feed). */
+  listEmailsChangedTo(
+    status: EmailStatus,
+    since: string,
+    limit: number,
+  ): Promise<{ personId: string; address: string; changedAt: string }[]>;
+}
+
+export type PersonRecord = Omit<PersonDetail, 'consents' | 'activity'>;
+export interface NamedRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+export interface PersonFieldsUpdate {
+  givenName?: string | null | undefined;
+  familyName?: string | null | undefined;
+  language?: string | null | undefined;
+  customFields?: Record<string, string | number | boolean | null> | undefined;
 }
 
 const streamBatch = 1000;
@@ -212,6 +267,67 @@ export function createPeopleService(ctx: AppContext): PeopleService {
         updatedAt: row.updated_at,
       };
     });
+  }
+
+  /** Full records for a batch of people rows (5 queries). */
+  async function describeRows(rows: PersonRow[]): Promise<PersonRecord[]> {
+    const ids = rows.map((row) => row.id);
+    const [emails, addresses, phones, tags, lists] = [
+      await store.findEmailsByPersonIds(db, ids),
+      await store.findAddressesByPersonIds(db, ids),
+      await store.findPhonesByPersonIds(db, ids),
+      await store.findTagNamesByPersonIds(db, ids),
+      await store.findListNamesByPersonIds(db, ids),
+    ];
+    const group = <T extends { person_id: string }>(items: T[]) => {
+      const by = new Map<string, T[]>();
+      for (const item of items) {
+        const list = by.get(item.person_id);
+        if (list) list.push(item);
+        else by.set(item.person_id, [item]);
+      }
+      return by;
+    };
+    const [emailsBy, addressesBy, phonesBy, tagsBy, listsBy] = [
+      group(emails),
+      group(addresses),
+      group(phones),
+      group(tags),
+      group(lists),
+    ];
+    return rows.map((person) => ({
+      id: person.id,
+      givenName: person.given_name,
+      familyName: person.family_name,
+      language: person.language,
+      source: person.source,
+      createdAt: person.created_at,
+      updatedAt: person.updated_at,
+      emails: (emailsBy.get(person.id) ?? []).map((e) => ({
+        id: e.id,
+        address: e.address,
+        status: e.status as EmailStatus,
+        primary: e.is_primary === 1,
+        createdAt: e.created_at,
+      })),
+      addresses: (addressesBy.get(person.id) ?? []).map((a) => ({
+        id: a.id,
+        street: a.street,
+        locality: a.locality,
+        region: a.region,
+        postalCode: a.postal_code,
+        country: a.country,
+        primary: a.is_primary === 1,
+      })),
+      phones: (phonesBy.get(person.id) ?? []).map((p) => ({
+        id: p.id,
+        number: p.number,
+        primary: p.is_primary === 1,
+      })),
+      tags: (tagsBy.get(person.id) ?? []).map((t) => t.name),
+      lists: (listsBy.get(person.id) ?? []).map((l) => l.name),
+      customFields: parseJsonObject(person.custom_fields),
+    }));
   }
 
   let access: PeopleAccessControl | null = null;
@@ -368,6 +484,114 @@ export function createPeopleService(ctx: AppContext): PeopleService {
       ]);
     },
     imports: undefined as unknown as ImportService,
+
+    async listPeopleChanged(range, limit, offset) {
+      const [total, rows] = [
+        await store.countPeopleChanged(db, range),
+        await store.listPeopleChanged(db, range, limit, offset),
+      ];
+      return { people: await describeRows(rows), total };
+    },
+
+    async describePeople(ids) {
+      const rows = await store.findPeopleByIds(db, ids);
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return describeRows(ids.map((id) => byId.get(id)).filter((row): row is PersonRow => !!row));
+    },
+
+    async findPersonIdByEmail(email) {
+      const address = tryNormaliseEmail(email);
+      return address ? store.findPersonIdByEmail(db, address) : null;
+    },
+
+    async findPersonIdByPhone(phone) {
+      const number = normalisePhone(phone);
+      return number ? store.findPersonIdByPhone(db, number) : null;
+    },
+
+    async updatePersonFields(executor, id, fields) {
+      const [person] = await store.findPeopleByIds(executor, [id]);
+      if (!person) throw new AppError('not_found', 'There is no person with that id.');
+      const patch: PersonUpdate = {};
+      if (fields.givenName !== undefined) patch.given_name = clean(fields.givenName);
+      if (fields.familyName !== undefined) patch.family_name = clean(fields.familyName);
+      if (fields.language !== undefined) patch.language = normaliseLanguage(fields.language);
+      if (fields.customFields) {
+        const custom = parseJsonObject(person.custom_fields);
+        for (const [key, value] of Object.entries(fields.customFields)) {
+          if (!key.trim()) continue;
+          if (value === null) delete custom[key.trim()];
+          else custom[key.trim()] = value;
+        }
+        patch.custom_fields = JSON.stringify(custom);
+      }
+      patch.updated_at = nowIso();
+      await store.updatePerson(executor, id, patch);
+      await service.addActivity(executor, id, 'updated', 'Updated through the API', {
+        fields: Object.keys(fields),
+      });
+    },
+
+    async tagPerson(executor, personId, tagName) {
+      const now = nowIso();
+      const ids = await store.ensureTags(executor, [tagName], now);
+      await store.insertTaggings(executor, [
+        { tag_id: ids.get(tagName)!, person_id: personId, created_at: now },
+      ]);
+      await store.updatePerson(executor, personId, { updated_at: now });
+    },
+
+    async removeTags(executor, personId, tagNames) {
+      const removed = await store.deleteTaggingsByTagNames(executor, personId, tagNames);
+      if (removed > 0) await store.updatePerson(executor, personId, { updated_at: nowIso() });
+      return removed;
+    },
+
+    async untagPerson(executor, tagId, personId) {
+      const removed = await store.deleteTagging(executor, tagId, personId);
+      if (removed > 0) await store.updatePerson(executor, personId, { updated_at: nowIso() });
+      return removed > 0;
+    },
+
+    async createNamed(kind, name) {
+      const text = name.trim().replace(/\s+/g, ' ').slice(0, 200);
+      if (!text) throw new AppError('invalid', 'A name is required.');
+      const ids =
+        kind === 'tags'
+          ? await store.ensureTags(db, [text], nowIso())
+          : await store.ensureLists(db, [text], nowIso());
+      return service.getNamed(kind, ids.get(text)!);
+    },
+
+    async listNamed(kind, limit, offset) {
+      const [total, rows] = [
+        await store.countNamed(db, kind),
+        await store.listNamedPage(db, kind, limit, offset),
+      ];
+      return { items: rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at })), total };
+    },
+
+    async getNamed(kind, id) {
+      const row = await store.findNamedById(db, kind, id);
+      if (!row)
+        throw new AppError('not_found', kind === 'tags' ? 'There is no such tag.' : 'There is no such list.');
+      return { id: row.id, name: row.name, createdAt: row.created_at };
+    },
+
+    async listMembers(kind, id, limit, offset) {
+      await service.getNamed(kind, id);
+      const table = kind === 'tags' ? 'taggings' : 'list_members';
+      const [total, rows] = [
+        await store.countMembership(db, table, id),
+        await store.listMembershipPage(db, table, id, limit, offset),
+      ];
+      return { members: rows.map((r) => ({ personId: r.person_id, createdAt: r.created_at })), total };
+    },
+
+    async listEmailsChangedTo(status, since, limit) {
+      const rows = await store.listEmailsChangedTo(db, status, since, limit);
+      return rows.map((r) => ({ personId: r.person_id, address: r.address, changedAt: r.updated_at }));
+    },
   };
   service.imports = createImportService(ctx, service);
   return service;

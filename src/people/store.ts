@@ -558,6 +558,170 @@ export function findActivityByPersonId(db: Executor, id: string, limit: number):
     .execute();
 }
 
+// ---- API listings (OSDI collections) ----------------------------------------------------------
+
+/** A time range on `updated_at`: `since` inclusive, `until` exclusive (ISO text, compared as text). */
+export interface ChangedRange {
+  since?: string | undefined;
+  until?: string | undefined;
+}
+
+/** People whose last change falls in `range`, in creation (id) order so pages stay stable. */
+export function listPeopleChanged(
+  db: Executor,
+  range: ChangedRange,
+  limit: number,
+  offset: number,
+): Promise<PersonRow[]> {
+  let query = db.selectFrom('people').selectAll();
+  if (range.since) query = query.where('updated_at', '>=', range.since);
+  if (range.until) query = query.where('updated_at', '<', range.until);
+  return query.orderBy('id').limit(limit).offset(offset).execute();
+}
+
+export async function countPeopleChanged(db: Executor, range: ChangedRange): Promise<number> {
+  let query = db.selectFrom('people').select((eb) => eb.fn.countAll<number>().as('count'));
+  if (range.since) query = query.where('updated_at', '>=', range.since);
+  if (range.until) query = query.where('updated_at', '<', range.until);
+  const row = await query.executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export async function findPersonIdByPhone(db: Executor, number: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('phones')
+    .select('person_id')
+    .where('number', '=', number)
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.person_id ?? null;
+}
+
+export async function findPersonIdByEmail(db: Executor, address: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('emails')
+    .select('person_id')
+    .where('address', '=', address)
+    .executeTakeFirst();
+  return row?.person_id ?? null;
+}
+
+export async function deleteTaggingsByTagNames(
+  db: Executor,
+  personId: string,
+  names: readonly string[],
+): Promise<number> {
+  if (names.length === 0) return 0;
+  const result = await db
+    .deleteFrom('taggings')
+    .where('person_id', '=', personId)
+    .where('tag_id', 'in', (eb) => eb.selectFrom('tags').select('id').where('name', 'in', names))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+export async function deleteTagging(db: Executor, tagId: string, personId: string): Promise<number> {
+  const result = await db
+    .deleteFrom('taggings')
+    .where('tag_id', '=', tagId)
+    .where('person_id', '=', personId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+export function listNamedPage(db: Executor, table: 'tags' | 'lists', limit: number, offset: number) {
+  return db
+    .selectFrom(table)
+    .select(['id', 'name', 'created_at'])
+    .orderBy('id')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
+export async function countNamed(db: Executor, table: 'tags' | 'lists'): Promise<number> {
+  const row = await db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export function findNamedById(db: Executor, table: 'tags' | 'lists', id: string) {
+  return db.selectFrom(table).select(['id', 'name', 'created_at']).where('id', '=', id).executeTakeFirst();
+}
+
+/** Members of a tag (taggings) or a list, in the order they were added. */
+export function listMembershipPage(
+  db: Executor,
+  table: 'taggings' | 'list_members',
+  ownerId: string,
+  limit: number,
+  offset: number,
+): Promise<{ person_id: string; created_at: string }[]> {
+  if (table === 'taggings') {
+    return db
+      .selectFrom('taggings')
+      .select(['person_id', 'created_at'])
+      .where('tag_id', '=', ownerId)
+      .orderBy('created_at')
+      .orderBy('person_id')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+  }
+  return db
+    .selectFrom('list_members')
+    .select(['person_id', 'created_at'])
+    .where('list_id', '=', ownerId)
+    .orderBy('created_at')
+    .orderBy('person_id')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
+export async function countMembership(
+  db: Executor,
+  table: 'taggings' | 'list_members',
+  ownerId: string,
+): Promise<number> {
+  const row =
+    table === 'taggings'
+      ? await db
+          .selectFrom('taggings')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .where('tag_id', '=', ownerId)
+          .executeTakeFirstOrThrow()
+      : await db
+          .selectFrom('list_members')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .where('list_id', '=', ownerId)
+          .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** Addresses changed to `status` at or after `since` (their last change), oldest first. */
+export function listEmailsChangedTo(
+  db: Executor,
+  status: string,
+  since: string,
+  limit: number,
+): Promise<Pick<EmailRow, 'id' | 'person_id' | 'address' | 'updated_at'>[]> {
+  return db
+    .selectFrom('emails')
+    .select(['id', 'person_id', 'address', 'updated_at'])
+    .where('status', '=', status)
+    .where('updated_at', '>=', since)
+    // A new address that starts in this status did not change to it.
+    .whereRef('updated_at', '>', 'created_at')
+    .orderBy('updated_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
 // ---- access scope, dashboards, erasure ---------------------------------------------------------
 
 export async function isPersonWithin(db: Executor, id: string, set: PersonIdSet): Promise<boolean> {
