@@ -111,7 +111,7 @@ async function pgReachable(url: string): Promise<boolean> {
 async function runChild(engine: string, file: string): Promise<void> {
   const { loadConfig } = await import('../src/config.ts');
   const { openRuntime } = await import('../src/bootstrap.ts');
-  const { createPeopleService } = await import('../src/people/index.ts');
+  const { createPeopleService } = await import('../src/people/service.ts');
   const dataDir = mkdtempSync(join(tmpdir(), `undersign-bench-${engine}-`));
   const databaseUrl = engine === 'postgres' ? values['database-url']! : undefined;
   const config = loadConfig({
@@ -124,6 +124,8 @@ async function runChild(engine: string, file: string): Promise<void> {
   const runtime = await openRuntime(config, schema ? { pgSchema: schema } : {});
   try {
     const people = createPeopleService(runtime.ctx);
+    // As `undersign import` does.
+    await people.imports.useBulkImportSettings();
     const started = process.hrtime.bigint();
     const cpuBefore = process.cpuUsage();
     const id = await people.imports.createImport({ filename: 'bench.csv', filePath: file, tags: ['bench'] });

@@ -55,6 +55,7 @@ const importCommand: CliCommand = {
     });
     try {
       const people = createPeopleService(runtime.ctx);
+      await people.imports.useBulkImportSettings();
       const path = resolve(file);
       const id = await people.imports.createImport({
         filename: file,

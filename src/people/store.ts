@@ -702,7 +702,10 @@ export async function countMembership(
   return Number(row.count);
 }
 
-/** Addresses that got `status` at or after `since` (their last change), oldest first. */
+/**
+ * Addresses changed to `status` at or after `since` (their last change), oldest first. A new address
+ * that starts in this status (updated_at = created_at) did not change to it.
+ */
 export function listEmailsChangedTo(
   db: Executor,
   status: string,
@@ -714,6 +717,7 @@ export function listEmailsChangedTo(
     .select(['id', 'person_id', 'address', 'updated_at'])
     .where('status', '=', status)
     .where('updated_at', '>=', since)
+    .whereRef('updated_at', '>', 'created_at')
     .orderBy('updated_at')
     .orderBy('id')
     .limit(limit)

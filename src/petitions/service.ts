@@ -79,7 +79,9 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const ipLimiter = new RateLimiter(config.signRateIp, 10 * 60_000);
   const emailLimiter = new RateLimiter(config.signRateEmail, 3600_000);
   const petitionCache = new Map<string, { at: number; petition: Petition }>();
+  // Postal code → district, per petition; forgotten every minute so other processes see new uploads.
   const districtCache = new Map<string, { id: string; name: string } | null>();
+  let districtCacheAt = Date.now();
   const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
   const countCache = new Map<string, { at: number; count: PublicCount }>();
   const markdownCache = new Map<string, { key: string; html: string }>();
@@ -275,6 +277,10 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     const code = normalisePostal(postalCode);
     if (!code) return null;
     const cacheKey = `${petitionId}\n${code}`;
+    if (Date.now() - districtCacheAt > 60_000) {
+      districtCache.clear();
+      districtCacheAt = Date.now();
+    }
     if (districtCache.has(cacheKey)) return districtCache.get(cacheKey) ?? null;
     const candidates = [code];
     const short = code.split(/[-\s]/)[0];

@@ -292,4 +292,50 @@ describe('public mail endpoints: tracking, unsubscribe, preferences, bounces', (
     ).rejects.toThrow();
     stranger.close();
   });
+
+  it('an email to the List-Unsubscribe mailto address unsubscribes; an ARF feedback report is a complaint', async () => {
+    const message = byEmail.get('six@people.example')!;
+    const mailto = /<mailto:([^?>]+)\?subject=unsubscribe>/.exec(rawHeader(message, 'List-Unsubscribe'))![1]!;
+    const client = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: inbound.port,
+      secure: false,
+      ignoreTLS: true,
+    });
+    await client.sendMail({ from: 'six@people.example', to: mailto, subject: 'unsubscribe', text: '' });
+    expect(await status('six@people.example')).toBe('unsubscribed');
+
+    const five = byEmail.get('five@people.example')!;
+    const boundary = 'arfBoundary';
+    const arf = [
+      'From: fbl@mailbox.example',
+      `To: ${five.envelopeFrom}`,
+      'Subject: FW: complaint',
+      'MIME-Version: 1.0',
+      `Content-Type: multipart/report; report-type=feedback-report; boundary="${boundary}"`,
+      '',
+      `--${boundary}`,
+      'Content-Type: text/plain',
+      '',
+      'This is an email abuse report.',
+      `--${boundary}`,
+      'Content-Type: message/feedback-report',
+      '',
+      'Feedback-Type: abuse',
+      'User-Agent: Mailbox-FBL/1.0',
+      'Version: 1',
+      'Original-Rcpt-To: five@people.example',
+      '',
+      `--${boundary}`,
+      'Content-Type: text/rfc822-headers',
+      '',
+      `Message-ID: ${rawHeader(five, 'Message-ID')}`,
+      '',
+      `--${boundary}--`,
+      '',
+    ].join('\r\n');
+    await client.sendMail({ envelope: { from: '', to: five.envelopeFrom }, raw: arf });
+    client.close();
+    expect(await status('five@people.example')).toBe('complained');
+  });
 });

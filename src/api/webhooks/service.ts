@@ -36,6 +36,7 @@ const SETTLE_MS = 5_000;
 const MAX_ATTEMPTS = 10;
 const MAX_DELAY_MS = 6 * 3600_000;
 const PAGE = 500;
+const sourceNames = ['people', 'unsubscribes', 'signatures', 'mailings'] as const;
 
 interface FoundEvent {
   event: WebhookEvent;
@@ -89,6 +90,14 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     }
     const events = webhookEvents.filter((e) => input.events.includes(e));
     if (events.length === 0) throw new AppError('invalid', 'Choose at least one event.');
+    // The first webhook starts the change feed now: history is not replayed to it.
+    if ((await store.listActiveWebhooks(db)).length === 0) {
+      const start = new Date(Date.now() - SETTLE_MS).toISOString();
+      for (const source of sourceNames) {
+        const cursor = await store.findCursor(db, source);
+        if (!cursor || cursor < start) await store.saveCursor(db, source, start, nowIso());
+      }
+    }
     const row = {
       id: newId(),
       url: url.toString(),
@@ -211,7 +220,10 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
       }));
   }
 
-  const sources: Record<string, (since: string, until: string) => Promise<FoundEvent[]>> = {
+  const sources: Record<
+    (typeof sourceNames)[number],
+    (since: string, until: string) => Promise<FoundEvent[]>
+  > = {
     people: peopleEvents,
     unsubscribes: unsubscribeEvents,
     signatures: signatureEvents,
@@ -223,10 +235,10 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
    * subscribed webhooks. Returns how many deliveries were made. Safe to run concurrently with itself
    * (one scan at a time per process; duplicate events are ignored by the (webhook, event key) key).
    */
-  async function scanChanges(now = Date.now()): Promise<number> {
+  async function scanChanges(options: { now?: number; settleMs?: number } = {}): Promise<number> {
     if (scanning) return scanning;
     scanning = (async () => {
-      const until = new Date(now - SETTLE_MS).toISOString();
+      const until = new Date((options.now ?? Date.now()) - (options.settleMs ?? SETTLE_MS)).toISOString();
       const hooks = (await store.listActiveWebhooks(db)).map((h) => ({
         ...h,
         eventList: parseEvents(h.events),

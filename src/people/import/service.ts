@@ -77,6 +77,8 @@ export interface ImportService {
   listImports(limit?: number): Promise<ImportStatus[]>;
   /** Where uploaded files are kept until imported. */
   uploadsDir: string;
+  /** Database settings for a process that does nothing but import (the CLI); not for the server. */
+  useBulkImportSettings(): Promise<void>;
 }
 
 interface StoredMapping {
@@ -426,6 +428,9 @@ export function createImportService(ctx: AppContext, people: MergesPeople): Impo
 
   return {
     uploadsDir,
+    async useBulkImportSettings() {
+      if (ctx.dialect === 'sqlite') await store.useBulkImportSettings(db);
+    },
     async createImport(input) {
       const values = await newImportValues(input);
       await store.insertImport(db, values);

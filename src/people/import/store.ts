@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor, ImportRow } from '../../db/index.ts';
 
 /** SQL for the `imports` table (progress and results of CSV imports). */
@@ -64,4 +65,14 @@ export interface ImportProgressValues {
 
 export async function updateImport(db: Executor, id: string, values: ImportProgressValues): Promise<void> {
   await db.updateTable('imports').set(values).where('id', '=', id).execute();
+}
+
+/**
+ * SQLite settings for a process that only imports (the CLI): a 16 MB page cache instead of 64 MB
+ * (random index pages miss either way: same CPU at 300k rows, ~55 MB less memory) and a 64 MB
+ * write-ahead log between checkpoints, so pages rewritten by consecutive batches are copied once.
+ */
+export async function useBulkImportSettings(db: Executor): Promise<void> {
+  await sql`pragma cache_size = -16384`.execute(db);
+  await sql`pragma wal_autocheckpoint = 16384`.execute(db);
 }

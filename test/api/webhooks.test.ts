@@ -1,0 +1,240 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowIso } from '../../src/ids.ts';
+import { updateEmailStatus } from '../../src/people/audience/index.ts';
+import { signIn, type SignedIn } from '../helpers/auth.ts';
+import { createTestApp } from '../helpers/runtime.ts';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+  answered: number;
+}
+
+/** A real HTTP receiver on 127.0.0.1 that answers with the queued statuses, then 200. */
+async function startReceiver(): Promise<{
+  url: string;
+  received: Received[];
+  answers: number[];
+  server: Server;
+}> {
+  const received: Received[] = [];
+  const answers: number[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const answered = answers.shift() ?? 200;
+      received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
+      response.statusCode = answered;
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hooks/undersign`, received, answers, server };
+}
+
+/** Everything written so far counts as settled (the scan normally waits a few seconds for slow commits). */
+const justNow = () => ({ now: Date.now() + 1, settleMs: 0 });
+
+function verify(secret: string, header: string, body: string): boolean {
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
+  if (!match) return false;
+  const expected = createHmac('sha256', secret).update(`${match[1]}.${body}`).digest('hex');
+  return expected === match[2];
+}
+
+describe('webhooks', () => {
+  let t: TestApp;
+  let admin: SignedIn;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let webhookId: string;
+  let secret: string;
+  let key: string;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    t = await createTestApp({ WEBHOOK_RETRY_BASE_MS: '0' });
+    admin = await signIn(t, 'admin');
+    key = (await t.services.api.createApiKey({ name: 'hooks', scope: 'write', createdBy: null })).secret;
+  });
+  afterAll(async () => {
+    await t.close();
+    await new Promise((resolve) => receiver.server.close(resolve));
+  });
+
+  const received = (event: string) =>
+    receiver.received
+      .filter((r) => r.headers['undersign-event'] === event && r.answered === 200)
+      .map((r) => JSON.parse(r.body));
+
+  it('an admin registers a URL for chosen events; the secret is shown on its page', async () => {
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/admin/webhooks',
+      headers: { cookie: admin.cookie },
+      payload: { _csrf: admin.csrf, url: 'ftp://example.org/x', events: 'person.created' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('must start with https:// or http://');
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/admin/webhooks',
+      headers: { cookie: admin.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams([
+        ['_csrf', admin.csrf],
+        ['url', receiver.url],
+        ['events', 'person.created'],
+        ['events', 'person.updated'],
+        ['events', 'person.unsubscribed'],
+        ['events', 'signature.created'],
+        ['events', 'signature.confirmed'],
+        ['events', 'mailing.sent'],
+      ]).toString(),
+    });
+    expect(response.statusCode).toBe(303);
+    webhookId = response.headers.location!.split('/').pop()!;
+    const page = await t.app.inject({
+      method: 'GET',
+      url: `/admin/webhooks/${webhookId}`,
+      headers: { cookie: admin.cookie },
+    });
+    expect(page.statusCode).toBe(200);
+    secret = /<code>(whsec_[A-Za-z0-9_-]+)<\/code>/.exec(page.body)![1]!;
+    expect(page.body).toContain(receiver.url);
+  });
+
+  it('delivers signed events for people, signatures, unsubscribes and mailings, retrying a failed delivery', async () => {
+    // person.created through the API
+    const signup = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/people',
+      headers: { 'osdi-api-token': key },
+      payload: { person: { given_name: 'Hook', email_addresses: [{ address: 'hook@example.org' }] } },
+    });
+    expect(signup.statusCode).toBe(200);
+    const personId = (signup.json().identifiers[0] as string).slice('undersign:'.length);
+    // signature.created through the web form's service, then confirmed from the emailed link
+    const petition = await t.services.petitions.createPetition({
+      slug: 'hooks-petition',
+      title: 'Hooks',
+      altchaEnabled: false,
+      requiresConfirmation: true,
+      formSettings: { postalCode: 'optional' },
+    });
+    await t.services.petitions.publishPetition(petition.row.id);
+    const signed = await t.services.petitions.signPetition(
+      'hooks-petition',
+      { email: 'signer@example.org', givenName: 'Signer' },
+      { ip: '192.0.2.1', userAgent: 'test' },
+    );
+    // The first attempt of the first delivery fails; the retry goes through.
+    receiver.answers.push(500);
+    const firstScan = await t.services.api.webhooks.scanChanges(justNow());
+    expect(firstScan).toBe(3);
+    await t.ctx.jobs.drain();
+    const created = received('person.created').map((e) => e.data.identifiers[0]);
+    expect(created).toHaveLength(2);
+    expect(created).toContain(`undersign:${personId}`);
+    expect(received('signature.created')).toHaveLength(1);
+    expect(received('signature.created')[0].data.identifiers).toEqual([`undersign:${signed.signatureId}`]);
+
+    const link = t.services.petitions.confirmationLink('hooks-petition', signed.signatureId, 'en');
+    await t.services.petitions.confirmSignature('hooks-petition', new URL(link).searchParams.get('token')!);
+    const update = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/people/${personId}`,
+      headers: { 'osdi-api-token': key },
+      payload: { family_name: 'Renamed' },
+    });
+    expect(update.statusCode).toBe(200);
+    await updateEmailStatus(t.ctx.db, 'signer@example.org', 'unsubscribed', nowIso());
+    const mailingId = await t.services.mailings.createMailing({
+      fromName: 'Org',
+      fromAddress: 'org@example.org',
+      subject: 'Hello',
+      body: 'Hi',
+      format: 'markdown',
+    });
+    await t.ctx.db
+      .updateTable('mailings')
+      .set({ status: 'sent', finished_at: nowIso() })
+      .where('id', '=', mailingId)
+      .execute();
+    const secondScan = await t.services.api.webhooks.scanChanges(justNow());
+    expect(secondScan).toBe(4);
+    await t.ctx.jobs.drain();
+
+    expect(received('signature.confirmed')).toHaveLength(1);
+    expect(received('signature.confirmed')[0].data.confirmed).toBe(true);
+    expect(received('person.updated').map((e) => e.data.family_name)).toEqual(['Renamed']);
+    expect(received('person.unsubscribed').map((e) => e.data.email_address)).toEqual(['signer@example.org']);
+    expect(received('mailing.sent').map((e) => e.data.subject)).toEqual(['Hello']);
+
+    // Every request is signed with the webhook's secret over the exact body.
+    for (const r of receiver.received) {
+      expect(verify(secret, String(r.headers['undersign-signature']), r.body)).toBe(true);
+      expect(verify('wrong-secret', String(r.headers['undersign-signature']), r.body)).toBe(false);
+    }
+    // 7 events, one of them sent twice
+    expect(receiver.received).toHaveLength(8);
+    const deliveries = await t.ctx.db.selectFrom('webhook_deliveries').selectAll().orderBy('id').execute();
+    expect(deliveries).toHaveLength(7);
+    expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+    expect(deliveries.map((d) => d.attempts).sort()).toEqual([1, 1, 1, 1, 1, 1, 2]);
+
+    // Scanning again finds nothing new: no duplicates.
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(0);
+    await t.ctx.jobs.drain();
+    expect(receiver.received).toHaveLength(8);
+  });
+
+  it('the admin shows the delivery log; a disabled webhook gets nothing more', async () => {
+    const page = await t.app.inject({
+      method: 'GET',
+      url: `/admin/webhooks/${webhookId}`,
+      headers: { cookie: admin.cookie },
+    });
+    expect(page.body).toContain('signature.confirmed');
+    expect(page.body).toContain('delivered');
+    const disable = await t.app.inject({
+      method: 'POST',
+      url: `/admin/webhooks/${webhookId}/disable`,
+      headers: { cookie: admin.cookie },
+      payload: { _csrf: admin.csrf },
+    });
+    expect(disable.statusCode).toBe(303);
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/people',
+      headers: { 'osdi-api-token': key },
+      payload: { person: { email_addresses: [{ address: 'after-disable@example.org' }] } },
+    });
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(0);
+    await t.ctx.jobs.drain();
+    expect(receiver.received).toHaveLength(8);
+  });
+
+  it('gives up after repeated failures and says so in the log', async () => {
+    const hook = await t.services.api.webhooks.createWebhook({
+      url: receiver.url,
+      events: ['person.created'],
+      createdBy: null,
+    });
+    for (let i = 0; i < 10; i++) receiver.answers.push(503);
+    await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'doomed@example.org' });
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(1);
+    await t.ctx.jobs.drain();
+    const [delivery] = await t.services.api.webhooks.listDeliveries(hook.id);
+    expect(delivery).toMatchObject({
+      status: 'failed',
+      attempts: 10,
+      response_status: 503,
+      last_error: 'HTTP 503',
+    });
+  });
+});
