@@ -13,6 +13,7 @@ const en = {
   familyName: 'Last name',
   email: 'Email',
   postalCode: 'Postal code',
+  city: 'City',
   phone: 'Phone',
   optional: '(optional)',
   comment: 'Why are you signing? (optional, may be shown publicly)',
@@ -49,6 +50,20 @@ const en = {
   needsJs: 'If JavaScript is off, we will ask you to confirm by email.',
   language: 'Language',
   embedSign: 'Sign this petition',
+  errors: {
+    email: 'Please enter a valid email address.',
+    givenName: 'Please enter your first name.',
+    required: (label: string) => `${label} is required.`,
+    phone: 'Please enter a valid phone number.',
+    answer: (question: string) => `Please answer: ${question}`,
+    honeypot: 'Your signature could not be accepted. Please try again without autofill.',
+    rateIp: (wait: string) =>
+      `Too many signatures from your network in a short time. Please try again in ${wait}.`,
+    rateEmail: (wait: string) => `Too many attempts with this email address. Please try again in ${wait}.`,
+    minutes: (n: number) => (n <= 1 ? 'a minute' : `${n} minutes`),
+    altchaMissing: 'Please turn on JavaScript to sign: it proves you are not a robot.',
+    altchaInvalid: 'The anti-robot check failed or expired. Please reload the page and sign again.',
+  },
 };
 
 type Messages = typeof en;
@@ -59,6 +74,7 @@ const es: Messages = {
   familyName: 'Apellido',
   email: 'Correo electrónico',
   postalCode: 'Código postal',
+  city: 'Ciudad',
   phone: 'Teléfono',
   optional: '(opcional)',
   comment: '¿Por qué firmas? (opcional, puede mostrarse públicamente)',
@@ -95,6 +111,19 @@ const es: Messages = {
   needsJs: 'Si JavaScript está desactivado, te pediremos confirmar por correo.',
   language: 'Idioma',
   embedSign: 'Firma esta petición',
+  errors: {
+    email: 'Escribe una dirección de correo válida.',
+    givenName: 'Escribe tu nombre.',
+    required: (label: string) => `${label}: este dato es obligatorio.`,
+    phone: 'Escribe un número de teléfono válido.',
+    answer: (question: string) => `Responde, por favor: ${question}`,
+    honeypot: 'No pudimos aceptar tu firma. Inténtalo de nuevo sin autocompletar.',
+    rateIp: (wait: string) => `Demasiadas firmas desde tu red en poco tiempo. Inténtalo de nuevo en ${wait}.`,
+    rateEmail: (wait: string) => `Demasiados intentos con este correo. Inténtalo de nuevo en ${wait}.`,
+    minutes: (n: number) => (n <= 1 ? 'un minuto' : `${n} minutos`),
+    altchaMissing: 'Activa JavaScript para firmar: así comprobamos que no eres un robot.',
+    altchaInvalid: 'La comprobación anti-robots falló o caducó. Recarga la página y firma de nuevo.',
+  },
 };
 
 export function messages(language: Language): Messages {

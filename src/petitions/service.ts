@@ -342,38 +342,33 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     const formSettings: FormSettings = trusted
       ? { postalCode: 'optional', locality: 'optional', phone: 'optional', questions: [] }
       : petition.formSettings;
-    const language = pickLanguage(input.language, pickLanguage(row.language));
+    // Messages and emails in the language the signer read the petition in (if it has that version).
+    const asked = pickLanguage(input.language, pickLanguage(row.language));
+    const language = languagesOf(petition).includes(asked) ? asked : pickLanguage(row.language);
     if (row.status !== 'open' || (row.end_date && row.end_date < nowIso().slice(0, 10))) {
       reject(row.id, 'closed', meta);
       throw new AppError('invalid', messages(language).closed);
     }
     if (input.website && !trusted) {
       reject(row.id, 'honeypot', meta);
-      throw new AppError(
-        'invalid',
-        'Your signature could not be accepted. Please try again without autofill.',
-      );
+      throw new AppError('invalid', messages(language).errors.honeypot);
     }
     if (meta.ip && !trusted) {
       const wait = ipLimiter.hit(meta.ip);
       if (wait) {
         reject(row.id, 'rate_limited_ip', meta);
-        throw new AppError(
-          'rate_limited',
-          `Too many signatures from your network in a short time. Please try again in ${minutes(wait)}.`,
-          { retryAfter: wait },
-        );
+        throw new AppError('rate_limited', messages(language).errors.rateIp(minutes(wait, language)), {
+          retryAfter: wait,
+        });
       }
     }
-    const fields = validateSignInput(input, formSettings, trusted);
+    const fields = validateSignInput(input, formSettings, language, trusted);
     const wait = trusted ? 0 : emailLimiter.hit(fields.email);
     if (wait) {
       reject(row.id, 'rate_limited_email', meta, fields.email);
-      throw new AppError(
-        'rate_limited',
-        `Too many attempts with this email address. Please try again in ${minutes(wait)}.`,
-        { retryAfter: wait },
-      );
+      throw new AppError('rate_limited', messages(language).errors.rateEmail(minutes(wait, language)), {
+        retryAfter: wait,
+      });
     }
     // Without JavaScript there is no proof of work; email confirmation then has to prove the person.
     let requiresConfirmation = row.requires_confirmation === 1;
@@ -381,15 +376,12 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       if (!input.altcha) {
         if (!requiresConfirmation) {
           reject(row.id, 'altcha_missing', meta, fields.email);
-          throw new AppError('invalid', 'Please turn on JavaScript to sign: it proves you are not a robot.');
+          throw new AppError('invalid', messages(language).errors.altchaMissing);
         }
         requiresConfirmation = true;
       } else if (!(await altcha.verify(input.altcha))) {
         reject(row.id, 'altcha_invalid', meta, fields.email);
-        throw new AppError(
-          'invalid',
-          'The anti-robot check failed or expired. Please reload the page and sign again.',
-        );
+        throw new AppError('invalid', messages(language).errors.altchaInvalid);
       }
     }
     const district = await lookupDistrict(row.id, fields.postalCode);
@@ -813,9 +805,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
 
 /* ---------- validation ---------- */
 
-function minutes(seconds: number): string {
-  const m = Math.ceil(seconds / 60);
-  return m <= 1 ? 'a minute' : `${m} minutes`;
+function minutes(seconds: number, language: Language): string {
+  return messages(language).errors.minutes(Math.ceil(seconds / 60));
 }
 
 function normalisePostal(value: string | null | undefined): string | null {
@@ -835,30 +826,40 @@ function text(value: string | undefined | null, max: number): string | null {
   return trimmed ? trimmed.slice(0, max) : null;
 }
 
-function checkRule(rule: FieldRule, value: string | null, label: string): string | null {
+function checkRule(rule: FieldRule, value: string | null, label: string, language: Language): string | null {
   if (rule === 'hidden') return null;
-  if (rule === 'required' && !value) throw new AppError('invalid', `${label} is required.`);
+  if (rule === 'required' && !value) throw new AppError('invalid', messages(language).errors.required(label));
   return value;
 }
 
-function validateSignInput(input: SignInput, settings: FormSettings, nameOptional = false) {
+function validateSignInput(
+  input: SignInput,
+  settings: FormSettings,
+  language: Language,
+  nameOptional = false,
+) {
+  const m = messages(language);
   const email = (input.email ?? '').trim().toLowerCase();
   if (!email || email.length > 254 || !emailPattern.test(email)) {
-    throw new AppError('invalid', 'Please enter a valid email address.');
+    throw new AppError('invalid', m.errors.email);
   }
   const givenName = text(input.givenName, 100);
-  if (!givenName && !nameOptional) throw new AppError('invalid', 'Please enter your first name.');
+  if (!givenName && !nameOptional) throw new AppError('invalid', m.errors.givenName);
   const familyName = text(input.familyName, 100);
-  const postalCode = checkRule(settings.postalCode, normalisePostal(input.postalCode), 'Postal code');
-  const locality = checkRule(settings.locality, text(input.locality, 100), 'City');
+  const postalCode = checkRule(
+    settings.postalCode,
+    normalisePostal(input.postalCode),
+    m.postalCode,
+    language,
+  );
+  const locality = checkRule(settings.locality, text(input.locality, 100), m.city, language);
   const phoneText = text(input.phone, 40);
-  if (phoneText && !/^[+()\d\s.-]{5,40}$/.test(phoneText))
-    throw new AppError('invalid', 'Please enter a valid phone number.');
-  const phone = checkRule(settings.phone, phoneText, 'Phone');
+  if (phoneText && !/^[+()\d\s.-]{5,40}$/.test(phoneText)) throw new AppError('invalid', m.errors.phone);
+  const phone = checkRule(settings.phone, phoneText, m.phone, language);
   const answers: Record<string, string> = {};
   for (const question of settings.questions) {
     const answer = text(input.answers?.[question.id], 1000);
-    if (question.required && !answer) throw new AppError('invalid', `Please answer: ${question.label}`);
+    if (question.required && !answer) throw new AppError('invalid', m.errors.answer(question.label));
     if (answer) answers[question.id] = answer;
   }
   const comment = text(input.comment, 2000);

@@ -156,7 +156,9 @@ describe('public petition routes', () => {
   });
 
   it('gives the form back with the reason and the entries when something is missing', async () => {
-    const petition = await openPetition(t);
+    const petition = await openPetition(t, {
+      translations: [{ language: 'es', title: 'Salvemos el parque' }],
+    });
     const response = await t.app.inject({
       method: 'POST',
       url: `/petitions/${petition.row.slug}/sign`,
@@ -168,6 +170,16 @@ describe('public petition routes', () => {
       '<p class="error" role="alert" id="sign-error">Postal code is required.</p>',
     );
     expect(response.body).toContain('value="kept@example.org"');
+
+    const spanish = await t.app.inject({
+      method: 'POST',
+      url: `/petitions/${petition.row.slug}/sign`,
+      headers: formHeaders,
+      payload: form({ email: 'kept@example.org', given_name: 'Kept', lang: 'es' }),
+    });
+    expect(spanish.statusCode).toBe(400);
+    expect(spanish.body).toContain('<html lang="es">');
+    expect(spanish.body).toContain('Código postal: este dato es obligatorio.');
   });
 
   it('serves a cached count JSON with by-district numbers', async () => {

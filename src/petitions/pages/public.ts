@@ -130,7 +130,7 @@ export function signForm(input: {
       settings.locality !== 'hidden'
         ? field(
             'locality',
-            lang === 'es' ? 'Ciudad' : 'City',
+            m.city,
             settings.locality,
             { autocomplete: 'address-level2', value: values.locality },
             m,
