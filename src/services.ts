@@ -54,8 +54,8 @@ export function createServices(ctx: AppContext): Services {
   const mailings = createMailingsService(ctx, {
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
   });
-  const api = createApiService(ctx, { auth, people, petitions, mailings });
   const events = createEventsService(ctx, { people, mail });
+  const api = createApiService(ctx, { auth, people, petitions, mailings, events });
   const dashboard = createDashboardService(ctx, { people, petitions, mailings, events });
   return {
     ctx,
@@ -121,6 +121,7 @@ export async function registerPlugins(
     people: services.people,
     petitions: services.petitions,
     mailings: services.mailings,
+    events: services.events,
   });
   await app.register(eventsPlugin, { ctx, events: services.events, auth: services.auth });
   await app.register(dashboardPlugin, { ctx, dashboard: services.dashboard });

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { EventsService } from '../events/index.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
 import type { NamedRecord, PersonRecord } from '../people/index.ts';
 import type { Petition, SignatureRow } from '../petitions/index.ts';
@@ -325,3 +326,87 @@ export const SignatureHelperBody = Type.Object(
   { additionalProperties: true },
 );
 export type SignatureHelperBody = Static<typeof SignatureHelperBody>;
+
+// ---- events and attendances ----------------------------------------------------------------------
+
+type EventRow = Awaited<ReturnType<EventsService['getEvent']>>;
+type RsvpRow = Awaited<ReturnType<EventsService['listRsvps']>>[number];
+
+export const Event_ = Type.Object({
+  identifiers: Type.Array(Type.String()),
+  created_date: DateText,
+  modified_date: DateText,
+  title: Type.String(),
+  description: Type.String(),
+  start_date: DateText,
+  end_date: DateText,
+  status: Type.String({ description: 'confirmed or cancelled' }),
+  browser_url: Type.String(),
+  capacity: Type.Union([Type.Integer(), Type.Null()]),
+  location: Type.Object({ venue: Nullable(Type.String()) }),
+  online_url: Nullable(Type.String()),
+  total_accepted: Type.Integer(),
+  _links: Links,
+});
+
+export const Attendance = Type.Object({
+  identifiers: Type.Array(Type.String()),
+  created_date: DateText,
+  modified_date: DateText,
+  status: Type.String({ description: 'accepted, tentative (waitlist) or declined (cancelled)' }),
+  attended: Type.Boolean(),
+  _links: Links,
+});
+
+export const AttendanceHelperBody = Type.Object(
+  {
+    person: PersonInputBody,
+    add_tags: Type.Optional(Type.Array(ShortText(200), { maxItems: 50 })),
+  },
+  { additionalProperties: true },
+);
+export type AttendanceHelperBody = Static<typeof AttendanceHelperBody>;
+
+export function eventToOsdi(urls: Urls, browserUrl: string, e: EventRow, totalAccepted: number) {
+  return {
+    identifiers: identifier(e.id),
+    created_date: e.created_at,
+    modified_date: e.updated_at,
+    title: e.title,
+    description: e.description,
+    start_date: e.starts_at,
+    end_date: e.ends_at,
+    status: e.status === 'cancelled' ? 'cancelled' : 'confirmed',
+    browser_url: browserUrl,
+    capacity: e.capacity,
+    location: { venue: e.place },
+    online_url: e.online_url,
+    total_accepted: totalAccepted,
+    _links: {
+      self: urls.to(`/events/${e.id}`),
+      'osdi:attendances': urls.to(`/events/${e.id}/attendances`),
+      'osdi:record_attendance_helper': urls.to(`/events/${e.id}/attendances`),
+    },
+  };
+}
+
+const attendanceStatus: Record<string, string> = {
+  going: 'accepted',
+  waitlist: 'tentative',
+  cancelled: 'declined',
+};
+
+export function attendanceToOsdi(urls: Urls, r: RsvpRow) {
+  return {
+    identifiers: identifier(r.id),
+    created_date: r.created_at,
+    modified_date: r.updated_at,
+    status: attendanceStatus[r.status] ?? r.status,
+    attended: r.checked_in_at !== null,
+    _links: {
+      self: urls.to(`/events/${r.event_id}/attendances/${r.id}`),
+      'osdi:event': urls.to(`/events/${r.event_id}`),
+      'osdi:person': urls.to(`/people/${r.person_id}`),
+    },
+  };
+}

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
+import type { EventsService } from '../events/index.ts';
 import { AppError } from '../errors.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
 import type { PeopleService } from '../people/index.ts';
@@ -12,6 +13,7 @@ import { docsPage } from './docs.ts';
 import { API_PREFIX, curies, Links, Urls } from './hal.ts';
 import type { ApiKeyIdentity } from './keys.ts';
 import { hal, type ApiRouteOptions } from './routes/context.ts';
+import { eventsApiRoutes } from './routes/events.ts';
 import { peopleApiRoutes } from './routes/people.ts';
 import { petitionsApiRoutes } from './routes/petitions.ts';
 import { tagsAndListsApiRoutes } from './routes/tags-lists.ts';
@@ -33,6 +35,7 @@ export interface ApiPluginOptions {
   people: PeopleService;
   petitions: PetitionService;
   mailings: MailingsService;
+  events: EventsService;
 }
 
 function keyFrom(request: FastifyRequest): string | undefined {
@@ -137,6 +140,7 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
           'osdi:petitions': { ...urls.to('/petitions'), title: 'Petitions' },
           'osdi:signatures': { ...urls.to('/signatures'), title: 'Signatures of every petition' },
           'osdi:messages': { ...urls.to('/messages'), title: 'Messages (mailings)' },
+          'osdi:events': { ...urls.to('/events'), title: 'Events' },
           'osdi:person_signup_helper': {
             ...urls.to('/people/person_signup_helper'),
             title: 'Person signup helper',
@@ -149,6 +153,7 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
   await app.register(peopleApiRoutes, routeOptions);
   await app.register(tagsAndListsApiRoutes, routeOptions);
   await app.register(petitionsApiRoutes, routeOptions);
+  await app.register(eventsApiRoutes, { ...routeOptions, events: options.events });
 
   app.get('/openapi.json', { schema: { hide: true }, config: { publicApi: true } }, async () =>
     app.swagger(),

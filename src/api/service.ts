@@ -1,4 +1,5 @@
 import type { AuthService } from '../auth/index.ts';
+import type { EventsService } from '../events/index.ts';
 import type { AppContext } from '../context.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
@@ -14,7 +15,7 @@ import {
   type ApiKeyIdentity,
   type ApiScope,
 } from './keys.ts';
-import type { PersonInputBody, SignatureHelperBody, SignupHelperBody } from './osdi.ts';
+import type { AttendanceHelperBody, PersonInputBody, SignatureHelperBody, SignupHelperBody } from './osdi.ts';
 import * as store from './store.ts';
 import { createWebhookService, type WebhookService } from './webhooks/service.ts';
 
@@ -23,6 +24,7 @@ export interface ApiDeps {
   people: PeopleService;
   petitions: PetitionService;
   mailings: MailingsService;
+  events: EventsService;
 }
 
 export interface ApiKeySummary {
@@ -38,6 +40,7 @@ export interface ApiKeySummary {
 
 const SIGNUP_QUEUE = 'api.person-signup';
 const SIGNATURE_QUEUE = 'api.record-signature';
+const ATTENDANCE_QUEUE = 'api.record-attendance';
 const TOUCH_EVERY_MS = 60_000;
 
 export function createApiService(ctx: AppContext, deps: ApiDeps) {
@@ -226,6 +229,28 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
     return result.signatureId;
   }
 
+  /** Record attendance helper: the same RSVP path as the event page (one RSVP per person). */
+  async function recordAttendance(eventId: string, body: AttendanceHelperBody): Promise<string> {
+    const event = await deps.events.getEvent(eventId);
+    const email = await resolveEmail(body.person);
+    const input = personInput(body.person, email, body.add_tags ?? []);
+    // Fields the RSVP form does not carry (address, custom fields, tags) merge first.
+    await db.transaction().execute((trx) => people.mergePersonByEmail(trx, input));
+    const outcome = await deps.events.rsvp(
+      event.slug,
+      {
+        email,
+        givenName: input.givenName ?? null,
+        familyName: input.familyName ?? null,
+        postalCode: input.address?.postalCode ?? null,
+        language: input.language ?? null,
+        subscribe: wantsSubscription(body.person),
+      },
+      { ip: null, userAgent: 'api' },
+    );
+    return outcome.rsvpId;
+  }
+
   /** Checks what can be checked at once, so a background request that cannot succeed gets a 400. */
   function precheck(person: PersonInputBody): void {
     const address = chosenEmail(person)?.address;
@@ -264,6 +289,16 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
       throw error;
     }
   }
+  async function queueAttendance(eventId: string, body: AttendanceHelperBody): Promise<void> {
+    precheck(body.person);
+    await deps.events.getEvent(eventId);
+    await enqueueJob(db, { queue: ATTENDANCE_QUEUE, payload: { eventId, body }, priority: 5 });
+  }
+  ctx.jobs.register(ATTENDANCE_QUEUE, (payload) =>
+    runReported('attendance', () =>
+      recordAttendance(String(payload.eventId), payload.body as AttendanceHelperBody),
+    ),
+  );
   ctx.jobs.register(SIGNUP_QUEUE, (payload) =>
     runReported('signup', () => signupPerson(payload.body as SignupHelperBody)),
   );
@@ -282,6 +317,8 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
     recordSignature,
     queueSignup,
     queueSignature,
+    recordAttendance,
+    queueAttendance,
     webhooks,
   };
 }

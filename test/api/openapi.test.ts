@@ -38,6 +38,8 @@ describe('OpenAPI document and docs page', () => {
       ['/api/v1/petitions/{id}/record_signature_helper', 'post'],
       ['/api/v1/signatures', 'get'],
       ['/api/v1/messages/{id}', 'get'],
+      ['/api/v1/events', 'get'],
+      ['/api/v1/events/{id}/record_attendance_helper', 'post'],
     ] as const) {
       expect(paths[path]?.[method], `${method} ${path}`).toBeDefined();
     }
