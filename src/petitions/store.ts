@@ -102,16 +102,6 @@ export async function deleteTranslation(db: Executor, petitionId: string, langua
 
 /* Signatures */
 
-/** Inserts unless (petition, person) already signed; returns true when a row was written. */
-export async function insertSignatureIfNew(db: Executor, row: NewSignatureRow): Promise<boolean> {
-  const result = await db
-    .insertInto('signatures')
-    .values(row)
-    .onConflict((oc) => oc.columns(['petition_id', 'person_id']).doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
-}
-
 /** Inserts the rows whose (petition, person) has not signed yet; returns the ids written. */
 export async function insertSignaturesIfNew(
   db: Executor,
@@ -139,19 +129,6 @@ export async function findSignaturesByPeople(
     .where('petition_id', '=', petitionId)
     .where('person_id', 'in', [...personIds])
     .execute();
-}
-
-export async function findSignatureByPerson(
-  db: Executor,
-  petitionId: string,
-  personId: string,
-): Promise<SignatureRow | undefined> {
-  return db
-    .selectFrom('signatures')
-    .selectAll()
-    .where('petition_id', '=', petitionId)
-    .where('person_id', '=', personId)
-    .executeTakeFirst();
 }
 
 export async function findSignatureById(db: Executor, id: string): Promise<SignatureRow | undefined> {
