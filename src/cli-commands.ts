@@ -2,6 +2,7 @@ import type { parseArgs } from 'node:util';
 import { authCommands } from './auth/commands.ts';
 import { demoCommands } from './demo/commands.ts';
 import { peopleCommands } from './people/cli.ts';
+import { petitionCommands } from './petitions/cli.ts';
 
 /**
  * Commands other capabilities add to the CLI (`user add`, `import`, `export`, `demo`, …).
@@ -15,4 +16,9 @@ export interface CliCommand {
   run(args: string[], parse: typeof parseArgs): Promise<number>;
 }
 
-export const cliCommands: CliCommand[] = [...authCommands, ...demoCommands, ...peopleCommands];
+export const cliCommands: CliCommand[] = [
+  ...authCommands,
+  ...demoCommands,
+  ...peopleCommands,
+  ...petitionCommands,
+];
