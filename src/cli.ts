@@ -47,10 +47,13 @@ async function serve(): Promise<void> {
 async function worker(): Promise<void> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
-  createServices(runtime.ctx);
+  const services = createServices(runtime.ctx);
   runtime.ctx.jobs.start();
+  // Webhook events come from a change feed that a job-running process reads every few seconds.
+  services.api.webhooks.startScanner();
   runtime.ctx.log.info('worker started');
   const stop = async () => {
+    await services.api.webhooks.stopScanner();
     await runtime.close();
     process.exit(0);
   };
