@@ -204,7 +204,10 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
   async function recordSignature(petitionId: string, body: SignatureHelperBody): Promise<string> {
     const petition = await petitions.getPetition(petitionId);
     const email = await resolveEmail(body.person);
-    const input = personInput(body.person, email, body.add_tags ?? []);
+    // The language the signature is made in, given to both merges so the second finds nothing new
+    // (a person created here keeps created_date == modified_date).
+    const language = body.person.languages_spoken?.[0] ?? petition.row.language;
+    const input = { ...personInput(body.person, email, body.add_tags ?? []), language };
     // Fields the signing form does not carry (region, country, custom fields, tags) merge first.
     await db.transaction().execute((trx) => people.mergePersonByEmail(trx, input));
     const referrer = body.referrer_data ?? body['action_network:referrer_data'];
@@ -221,7 +224,7 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
         consent: wantsSubscription(body.person),
         ref: referrer?.referrer ?? undefined,
         source: referrer?.source ?? undefined,
-        language: input.language ?? undefined,
+        language,
       },
       { ip: null, userAgent: 'api' },
       { trusted: true },

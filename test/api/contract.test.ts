@@ -279,6 +279,7 @@ describe('OSDI API contract', () => {
     expect(rows[0]!.source).toBe('newsletter-7');
     const person = await get(first.body._links['osdi:person'].href);
     expect(person.body.given_name).toBe('Grace');
+    expect(person.body.created_date).toBe(person.body.modified_date);
     await t.services.petitions.flushPending();
     const petition = await get(`/api/v1/petitions/${petitionId}`);
     expect(petition.body).toMatchObject({
