@@ -15,6 +15,7 @@ import {
   type DashboardService,
 } from './dashboard/index.ts';
 import { createEventsService, eventsPlugin, type EventsService } from './events/index.ts';
+import { createGroupsService, eventGroupAccess, groupsPlugin, type GroupsService } from './groups/index.ts';
 import { createMailService, type MailService } from './mail/index.ts';
 import {
   createMailingsService,
@@ -42,6 +43,7 @@ export interface Services {
   api: ApiService;
   events: EventsService;
   dashboard: DashboardService;
+  groups: GroupsService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -55,8 +57,21 @@ export function createServices(ctx: AppContext): Services {
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
   });
   const events = createEventsService(ctx, { people, mail });
+  const groups = createGroupsService(ctx, { people, auth });
+  // Group leaders see their groups' members only, and every read of people is audited.
+  people.setAccessControl({
+    scopeFor: (viewer) => groups.peopleScope(viewer),
+    recordView: (viewer, action, details) =>
+      auth.audit({
+        userId: viewer.id,
+        action,
+        subjectType: typeof details.personId === 'string' ? 'person' : 'people',
+        ...(typeof details.personId === 'string' ? { subjectId: details.personId } : {}),
+        details,
+      }),
+  });
   const api = createApiService(ctx, { auth, people, petitions, mailings, events });
-  const dashboard = createDashboardService(ctx, { people, petitions, mailings, events });
+  const dashboard = createDashboardService(ctx, { people, petitions, mailings, events, groups });
   return {
     ctx,
     api,
@@ -67,6 +82,7 @@ export function createServices(ctx: AppContext): Services {
     mailings,
     events,
     dashboard,
+    groups,
     afterListen: [
       () => printFirstOwnerLink(auth, (line) => console.log(line)),
       // Webhook events are read from a change feed while the embedded worker runs.
@@ -123,6 +139,19 @@ export async function registerPlugins(
     mailings: services.mailings,
     events: services.events,
   });
-  await app.register(eventsPlugin, { ctx, events: services.events, auth: services.auth });
+  await app.register(eventsPlugin, {
+    ctx,
+    events: services.events,
+    auth: services.auth,
+    groups: eventGroupAccess(services.groups),
+  });
   await app.register(dashboardPlugin, { ctx, dashboard: services.dashboard });
+  await app.register(groupsPlugin, {
+    ctx,
+    groups: services.groups,
+    auth: services.auth,
+    people: services.people,
+    petitions: services.petitions,
+    events: services.events,
+  });
 }

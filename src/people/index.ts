@@ -1,6 +1,7 @@
 export { createPeopleService } from './service.ts';
 export type {
   PeopleAccessControl,
+  PeopleViewer,
   PeopleFilters,
   PeoplePage,
   PeopleSearch,
@@ -11,7 +12,7 @@ export type {
   NamedRecord,
   PersonFieldsUpdate,
 } from './service.ts';
-export type { ChangedRange } from './store.ts';
+export type { ChangedRange, PersonIdSet } from './store.ts';
 export type { ImportOptions, ImportService, ImportStatus } from './import/service.ts';
 export type { EmailStatus, MergeResult, PersonInput, PostalAddressInput } from './types.ts';
 export { normaliseEmail, tryNormaliseEmail } from './normalize.ts';

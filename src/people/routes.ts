@@ -73,7 +73,12 @@ export async function peoplePlugin(instance: FastifyInstance, options: PeoplePlu
     { preHandler: requireRole('viewer'), schema: { querystring: listQuery } },
     async (request, reply) => {
       const filters = filtersOf(request.query);
-      const result = await people.searchPeople({ ...filters, page: request.query.page, perPage: 50 });
+      const result = await people.searchPeople({
+        ...filters,
+        page: request.query.page,
+        perPage: 50,
+        viewer: userOf(request),
+      });
       return sendHtml(reply, peopleListPage(pageContext(request), filters, result));
     },
   );
@@ -87,7 +92,7 @@ export async function peoplePlugin(instance: FastifyInstance, options: PeoplePlu
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="people-${stamp}.csv"`)
-        .send(exportPeopleCsv(people, filters));
+        .send(exportPeopleCsv(people, { ...filters, viewer: userOf(request) }));
     },
   );
 
@@ -95,7 +100,7 @@ export async function peoplePlugin(instance: FastifyInstance, options: PeoplePlu
     '/admin/people/:id',
     { preHandler: requireRole('viewer'), schema: { params: idParams } },
     async (request, reply) => {
-      const person = await people.getPerson(request.params.id);
+      const person = await people.getPerson(request.params.id, userOf(request));
       return sendHtml(reply, personPage(pageContext(request), person));
     },
   );

@@ -25,14 +25,20 @@ export interface PeopleFilters {
   /** Only people in this set (e.g. one group's members): a subquery of person ids. */
   within?: PersonIdSubquery | undefined;
   /** The admin user on whose behalf people are read: their access scope applies and the view is audited. */
-  viewer?: string | undefined;
+  viewer?: PeopleViewer | undefined;
+}
+
+/** The signed-in admin user reading people. */
+export interface PeopleViewer {
+  id: string;
+  role: string;
 }
 
 /** Who may see whom (group leaders see their groups' members only) and where views are recorded. */
 export interface PeopleAccessControl {
   /** A subquery of the person ids the user may see, or null for everyone. */
-  scopeFor(userId: string): Promise<PersonIdSubquery | null>;
-  recordView(userId: string, action: string, details: Record<string, unknown>): Promise<void>;
+  scopeFor(viewer: PeopleViewer): Promise<PersonIdSubquery | null>;
+  recordView(viewer: PeopleViewer, action: string, details: Record<string, unknown>): Promise<void>;
 }
 
 export interface PeopleSearch extends PeopleFilters {
@@ -111,7 +117,7 @@ export interface PeopleService {
   /** Every match in id order, fetched in keyset batches so memory stays flat. */
   streamPeople(filters: PeopleFilters): AsyncIterable<PersonSummary>;
   /** With `viewer`, a person outside the user's access scope is not found, and the view is audited. */
-  getPerson(id: string, viewer?: string): Promise<PersonDetail>;
+  getPerson(id: string, viewer?: PeopleViewer): Promise<PersonDetail>;
   addActivity(
     executor: Executor,
     personId: string,

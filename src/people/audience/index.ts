@@ -5,6 +5,7 @@ export {
   listMergeFields,
   listNoLongerSubscribed,
   removeFromList,
+  selectPersonIdsByAddress,
   selectReachableEmails,
   updateEmailStatus,
   type AddressSubquery,

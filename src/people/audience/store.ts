@@ -228,3 +228,29 @@ export async function listAllTagAndListNames(db: Executor): Promise<{ tags: stri
   const lists = await db.selectFrom('lists').select('name').orderBy('name').limit(500).execute();
   return { tags: tags.map((t) => t.name), lists: lists.map((l) => l.name) };
 }
+
+/**
+ * Person ids with an address whose postal code starts with any of `postalPrefixes` or that lies in
+ * any of `districts` (group membership rules), whatever their subscription status.
+ */
+export function selectPersonIdsByAddress(
+  db: Executor,
+  rule: { postalPrefixes?: readonly string[]; districts?: readonly string[] },
+): PersonIdSubquery {
+  const prefixes = (rule.postalPrefixes ?? []).map((code) => code.trim().toUpperCase().replace(/\s+/g, ' '));
+  const districts = [...(rule.districts ?? [])];
+  const normalised = sql<string>`(',' || replace(replace(replace(replace(coalesce(addresses.district_ids, ''), '[', ''), ']', ''), '"', ''), ' ', '') || ',')`;
+  return db
+    .selectFrom('addresses')
+    .select('addresses.person_id')
+    .where((eb) =>
+      eb.or([
+        ...prefixes.map((prefix) =>
+          eb('addresses.postal_code', 'like', sql<string>`${likeEscape(prefix) + '%'} escape '\\'`),
+        ),
+        ...districts.map(
+          (district) => sql<boolean>`${normalised} like ${'%,' + likeEscape(district) + ',%'} escape '\\'`,
+        ),
+      ]),
+    );
+}

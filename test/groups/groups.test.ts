@@ -1,0 +1,295 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/auth/index.ts';
+import { signIn, type SignedIn } from '../helpers/auth.ts';
+import { createTestApp, type TestRuntime } from '../helpers/runtime.ts';
+
+type T = TestRuntime & { app: FastifyInstance };
+
+function form(fields: Record<string, string>) {
+  return {
+    payload: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  };
+}
+
+describe('groups: tree, membership by joining and by rules, leaders, public page', () => {
+  let t: T;
+  let owner: SignedIn;
+  const ids: Record<string, string> = {};
+  const people: Record<string, string> = {};
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await signIn(t, 'owner');
+    const create = async (name: string, level: string, parentId = '') => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/admin/groups',
+        headers: { cookie: owner.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: owner.csrf, name, level, parent_id: parentId }).toString(),
+      });
+      expect(res.statusCode).toBe(303);
+      return res.headers.location!.split('/').pop()!;
+    };
+    ids.n = await create('Clean Air USA', 'national');
+    ids.s = await create('Clean Air California', 'state', ids.n);
+    ids.a = await create('Clean Air Oakland', 'local', ids.s);
+    ids.b = await create('Clean Air Fresno', 'local', ids.s);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  async function join(slug: string, email: string, extra: Record<string, string> = {}) {
+    return t.app.inject({ method: 'POST', url: `/groups/${slug}/join`, ...form({ email, ...extra }) });
+  }
+
+  it('keeps the tree and refuses a group inside its own sub-group', async () => {
+    const tree = await t.services.groups.listTree();
+    expect(tree.map((g) => [g.name, g.depth])).toEqual([
+      ['Clean Air USA', 0],
+      ['Clean Air California', 1],
+      ['Clean Air Fresno', 2],
+      ['Clean Air Oakland', 2],
+    ]);
+    await expect(
+      t.services.groups.updateGroup(ids.s!, {
+        name: 'Clean Air California',
+        level: 'state',
+        parentId: ids.a!,
+      }),
+    ).rejects.toMatchObject({ code: 'invalid' });
+    expect(await t.services.groups.withDescendants([ids.s!])).toHaveLength(3);
+  });
+
+  it('joins from the public page, merging by email; joining twice changes nothing', async () => {
+    const page = await t.app.inject({ url: '/groups/clean-air-oakland' });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Join Clean Air Oakland');
+    expect(page.body).toContain('Part of <a href="/groups/clean-air-california">');
+    const first = await join('clean-air-oakland', 'Olu@Example.org', { given_name: 'Olu' });
+    expect(first.statusCode).toBe(200);
+    expect(first.body).toContain('You are now a member');
+    await join('clean-air-oakland', 'olu@example.org', { family_name: 'Ade' });
+    const found = await t.services.people.searchPeople({ email: 'olu@example.org' });
+    expect(found.total).toBe(1);
+    people.olu = found.people[0]!.id;
+    const person = await t.services.people.getPerson(people.olu);
+    expect([person.givenName, person.familyName]).toEqual(['Olu', 'Ade']);
+    expect(person.activity.filter((a) => a.kind === 'group.join')).toHaveLength(1);
+    expect(await t.services.groups.countMembers(ids.a!)).toBe(1);
+    const bad = await join('clean-air-oakland', 'nope');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('valid email address');
+  });
+
+  it('adds members by postal code and district rules, counted up the tree', async () => {
+    const rule = await t.app.inject({
+      method: 'POST',
+      url: `/admin/groups/${ids.b}/rules`,
+      headers: { cookie: owner.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: owner.csrf, kind: 'postal_prefix', value: '937' }).toString(),
+    });
+    expect(rule.statusCode).toBe(303);
+    const [fresno, elsewhere] = await t.services.people.mergePeople(t.ctx.db, [
+      { email: 'fresno@example.org', address: { postalCode: '93701' } },
+      { email: 'elsewhere@example.org', address: { postalCode: '10115' } },
+    ]);
+    people.fresno = fresno!.personId;
+    people.elsewhere = elsewhere!.personId;
+    expect(await t.services.groups.isMember(ids.b!, people.fresno)).toBe(true);
+    expect(await t.services.groups.isMember(ids.b!, people.elsewhere)).toBe(false);
+    expect(await t.services.groups.countMembers(ids.b!)).toBe(1);
+    // Olu joined Oakland and Fresno's rule matched one person: California and the nation count both.
+    expect(await t.services.groups.countMembers(ids.s!)).toBe(2);
+    expect(await t.services.groups.countMembers(ids.n!)).toBe(2);
+    const counts = await t.services.groups.groupCounts();
+    expect(counts.map((c) => [c.name, c.members])).toEqual([
+      ['Clean Air USA', 2],
+      ['Clean Air California', 2],
+      ['Clean Air Fresno', 1],
+      ['Clean Air Oakland', 1],
+    ]);
+    expect((await t.services.dashboard.getDashboard()).groups.map((g) => g.members)).toEqual([2, 2, 1, 1]);
+  });
+
+  it('shows open petitions and upcoming events of the group and its sub-groups', async () => {
+    const petition = await t.services.petitions.createPetition({
+      slug: 'oakland-air',
+      title: 'Clean air for Oakland schools',
+      groupId: ids.a!,
+      requiresConfirmation: false,
+    });
+    await t.services.petitions.publishPetition(petition.row.id);
+    await t.services.petitions.createPetition({ slug: 'draft-one', title: 'A draft', groupId: ids.a! });
+    const start = new Date(Date.now() + 4 * 24 * 3600_000).toISOString().slice(0, 16);
+    const end = new Date(Date.now() + 4 * 24 * 3600_000 + 3600_000).toISOString().slice(0, 16);
+    await t.services.events.createEvent({
+      title: 'Oakland air walk',
+      startsLocal: start,
+      endsLocal: end,
+      timeZone: 'America/Los_Angeles',
+      place: 'Lake Merritt',
+      groupId: ids.a!,
+    });
+    const local = await t.app.inject({ url: '/groups/clean-air-oakland' });
+    expect(local.body).toContain('Clean air for Oakland schools');
+    expect(local.body).not.toContain('A draft');
+    expect(local.body).toContain('Oakland air walk');
+    const state = await t.app.inject({ url: '/groups/clean-air-california' });
+    expect(state.body).toContain('Clean air for Oakland schools');
+    const fresno = await t.app.inject({ url: '/groups/clean-air-fresno' });
+    expect(fresno.body).not.toContain('Oakland air walk');
+    expect(fresno.body).toContain('No upcoming events yet.');
+  });
+
+  it('leaders manage events of their own groups only', async () => {
+    const leader = await signIn(t, 'organiser');
+    await t.services.groups.setLeader(ids.b!, leader.email);
+    const list = await t.app.inject({ url: '/admin/events', headers: { cookie: leader.cookie } });
+    expect(list.body).not.toContain('Oakland air walk');
+    const start = new Date(Date.now() + 9 * 24 * 3600_000).toISOString().slice(0, 16);
+    const end = new Date(Date.now() + 9 * 24 * 3600_000 + 3600_000).toISOString().slice(0, 16);
+    const fields = {
+      _csrf: leader.csrf,
+      title: 'Fresno canvass',
+      starts_local: start,
+      ends_local: end,
+      time_zone: 'America/Los_Angeles',
+      place: 'Tower District',
+    };
+    const elsewhere = await t.app.inject({
+      method: 'POST',
+      url: '/admin/events',
+      headers: { cookie: leader.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ ...fields, group_id: ids.a! }).toString(),
+    });
+    expect(elsewhere.statusCode).toBe(403);
+    const own = await t.app.inject({
+      method: 'POST',
+      url: '/admin/events',
+      headers: { cookie: leader.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ ...fields, group_id: ids.b! }).toString(),
+    });
+    expect(own.statusCode).toBe(303);
+    const oakland = (await t.services.events.listEvents()).find((e) => e.title === 'Oakland air walk')!;
+    expect(
+      (await t.app.inject({ url: `/admin/events/${oakland.id}`, headers: { cookie: leader.cookie } }))
+        .statusCode,
+    ).toBe(404);
+    expect(
+      (await t.app.inject({ url: `/admin/groups/${ids.a}`, headers: { cookie: leader.cookie } })).statusCode,
+    ).toBe(404);
+    expect(
+      (await t.app.inject({ url: `/admin/groups/${ids.b}`, headers: { cookie: leader.cookie } })).statusCode,
+    ).toBe(200);
+  });
+});
+
+describe('access matrix: who sees which people', () => {
+  let t: T;
+  const groupIds: Record<string, string> = {};
+  const personIds: Record<string, string> = {};
+  const users: Partial<Record<string, SignedIn>> = {};
+  const everyone = ['onlyA', 'onlyB', 'both', 'ruleA', 'stateOnly', 'nobody'];
+  const visible: Record<string, string[]> = {
+    owner: everyone,
+    admin: everyone,
+    organiser: everyone,
+    viewer: everyone,
+    leaderA: ['onlyA', 'both', 'ruleA'],
+    leaderB: ['onlyB', 'both'],
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    const g = t.services.groups;
+    const state = await g.createGroup({ name: 'State', level: 'state' });
+    const a = await g.createGroup({ name: 'Local A', level: 'local', parentId: state.id });
+    const b = await g.createGroup({ name: 'Local B', level: 'local', parentId: state.id });
+    Object.assign(groupIds, { state: state.id, a: a.id, b: b.id });
+    await g.addRule(a.id, 'postal_prefix', '941');
+    const results = await t.services.people.mergePeople(
+      t.ctx.db,
+      everyone.map((name) => ({
+        email: `${name.toLowerCase()}@matrix.example`,
+        givenName: name,
+        address: { postalCode: name === 'ruleA' ? '94110' : '60601' },
+      })),
+    );
+    everyone.forEach((name, i) => (personIds[name] = results[i]!.personId));
+    await g.addMember(a.id, personIds.onlyA!);
+    await g.addMember(b.id, personIds.onlyB!);
+    await g.addMember(a.id, personIds.both!);
+    await g.addMember(b.id, personIds.both!);
+    await g.addMember(state.id, personIds.stateOnly!);
+    for (const role of ['owner', 'admin', 'organiser', 'viewer'] as Role[])
+      users[role] = await signIn(t, role);
+    users.leaderA = await signIn(t, 'organiser');
+    users.leaderB = await signIn(t, 'organiser');
+    await g.setLeader(a.id, users.leaderA.email);
+    await g.setLeader(b.id, users.leaderB.email);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const emailsIn = (body: string) =>
+    everyone.filter((name) => body.includes(`${name.toLowerCase()}@matrix.example`));
+
+  for (const who of ['owner', 'admin', 'organiser', 'leaderA', 'leaderB', 'viewer']) {
+    it(`${who}: people list, person page and export`, async () => {
+      const user = users[who]!;
+      const headers = { cookie: user.cookie };
+      const list = await t.app.inject({ url: '/admin/people', headers });
+      expect(list.statusCode).toBe(200);
+      expect(emailsIn(list.body)).toEqual(visible[who]);
+
+      // Search cannot widen the scope.
+      const search = await t.app.inject({ url: '/admin/people?q=matrix.example', headers });
+      expect(emailsIn(search.body)).toEqual(visible[who]);
+
+      for (const name of everyone) {
+        const page = await t.app.inject({ url: `/admin/people/${personIds[name]}`, headers });
+        expect([name, page.statusCode]).toEqual([name, visible[who]!.includes(name) ? 200 : 404]);
+      }
+
+      const exported = await t.app.inject({ url: '/admin/people/export.csv', headers });
+      if (who === 'viewer') {
+        expect(exported.statusCode).toBe(403);
+      } else {
+        expect(exported.statusCode).toBe(200);
+        expect(emailsIn(exported.body)).toEqual(visible[who]);
+      }
+
+      const members = await t.app.inject({ url: `/admin/groups/${groupIds.a}/members`, headers });
+      if (who === 'leaderB') expect(members.statusCode).toBe(404);
+      else expect(emailsIn(members.body)).toEqual(['onlyA', 'both', 'ruleA']);
+
+      // Every view of personal data is in the audit log, with who looked.
+      const audit = await t.ctx.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('user_id', '=', user.userId)
+        .execute();
+      const actions = new Set(audit.map((a) => a.action));
+      expect(actions.has('people.search')).toBe(true);
+      expect(actions.has('person.view')).toBe(true);
+      if (who !== 'viewer') expect(actions.has('people.export')).toBe(true);
+      const viewed = audit.filter((a) => a.action === 'person.view').map((a) => a.subject_id);
+      expect(viewed.sort()).toEqual(visible[who]!.map((name) => personIds[name]).sort());
+    });
+  }
+
+  it('leader of A never sees a member only of B through the service either', async () => {
+    const leaderA = { id: users.leaderA!.userId, role: 'organiser' };
+    const result = await t.services.people.searchPeople({ viewer: leaderA, perPage: 500 });
+    expect(result.people.map((p) => p.id)).not.toContain(personIds.onlyB);
+    await expect(t.services.people.getPerson(personIds.onlyB!, leaderA)).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    const streamed: string[] = [];
+    for await (const person of t.services.people.streamPeople({ viewer: leaderA })) streamed.push(person.id);
+    expect(streamed.sort()).toEqual(visible.leaderA!.map((name) => personIds[name]).sort());
+  });
+});
