@@ -70,7 +70,7 @@ export function createServices(ctx: AppContext): Services {
         details,
       }),
   });
-  const api = createApiService(ctx, { auth, people, petitions, mailings, events });
+  const api = createApiService(ctx, { auth, people, petitions, mailings, events, groups });
   const dashboard = createDashboardService(ctx, { people, petitions, mailings, events, groups });
   return {
     ctx,

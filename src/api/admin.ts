@@ -106,8 +106,7 @@ function keysPage(input: {
           <label for="key-group">Limit to group (id, optional)</label><br />
           <input id="key-group" name="group_id" maxlength="100" aria-describedby="key-group-help" />
           <br /><small id="key-group-help"
-            >Group-limited keys are refused until group scoping is available, rather than seeing
-            everything.</small
+            >A key limited to a group can only read the people of that group and the groups below it.</small
           >
         </p>
         <button type="submit">Create key</button>

@@ -6,7 +6,7 @@ import type { AppContext } from '../context.ts';
 import type { EventsService } from '../events/index.ts';
 import { AppError } from '../errors.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
-import type { PeopleService } from '../people/index.ts';
+import type { PeopleService, PersonIdSet } from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
 import { apiAdminRoutes } from './admin.ts';
 import { docsPage } from './docs.ts';
@@ -22,6 +22,8 @@ import type { ApiService } from './service.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey: ApiKeyIdentity | null;
+    /** For a key limited to a group: the people it may see. */
+    apiScope: PersonIdSet | null;
   }
   interface FastifyContextConfig {
     /** Served without an API key (the OpenAPI document and its docs page). */
@@ -47,6 +49,13 @@ function keyFrom(request: FastifyRequest): string | undefined {
 }
 
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** What a key limited to a group may use: the entry point and reading its group's people. */
+const groupKeyRoutes = new Set([
+  `${API_PREFIX}/`,
+  `${API_PREFIX}`,
+  `${API_PREFIX}/people`,
+  `${API_PREFIX}/people/:id`,
+]);
 
 /** The OSDI API under /api/v1 (its own scope: key auth, HAL+JSON, OpenAPI) and the admin pages. */
 export async function apiPlugin(app: FastifyInstance, options: ApiPluginOptions): Promise<void> {
@@ -88,17 +97,18 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
   });
 
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('apiScope', null);
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config?.publicApi) return;
     const key = await api.authenticate(keyFrom(request));
-    if (key.groupId) {
-      throw new AppError(
-        'forbidden',
-        'This key is limited to a group, and group scoping is not available yet: it is refused rather than shown everything.',
-      );
-    }
     if (!readMethods.has(request.method) && !key.scopes.includes('write')) {
       throw new AppError('forbidden', 'This key can only read. Ask an admin for a key with write access.');
+    }
+    if (key.groupId) {
+      request.apiScope = await api.scopeOf(key);
+      if (!readMethods.has(request.method) || !groupKeyRoutes.has(request.routeOptions.url ?? '')) {
+        throw new AppError('forbidden', "A key limited to a group can only read that group's people.");
+      }
     }
     request.apiKey = key;
   });

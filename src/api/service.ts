@@ -5,7 +5,12 @@ import { AppError, isAppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { enqueueJob } from '../jobs/index.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
-import { tryNormaliseEmail, type PeopleService, type PersonInput } from '../people/index.ts';
+import {
+  tryNormaliseEmail,
+  type PeopleService,
+  type PersonIdSet,
+  type PersonInput,
+} from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
 import {
   hashApiKey,
@@ -25,6 +30,13 @@ export interface ApiDeps {
   petitions: PetitionService;
   mailings: MailingsService;
   events: EventsService;
+  /** Group membership, for keys limited to a group (absent: such keys are refused). */
+  groups?: GroupScopePort | undefined;
+}
+
+export interface GroupScopePort {
+  /** Ids of the people in these groups (and the groups below them), as a subquery. */
+  memberIdsQuery(groupIds: readonly string[]): Promise<PersonIdSet>;
 }
 
 export interface ApiKeySummary {
@@ -130,6 +142,18 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
       await store.touchApiKey(db, row.id, nowIso());
     }
     return { id: row.id, name: row.name, scopes: parseScopes(row.scopes), groupId: row.group_id };
+  }
+
+  /** The people a group-limited key may see, or null when the key is not limited. */
+  async function scopeOf(key: ApiKeyIdentity): Promise<PersonIdSet | null> {
+    if (!key.groupId) return null;
+    if (!deps.groups) {
+      throw new AppError(
+        'forbidden',
+        'This key is limited to a group, and groups are not available: it is refused rather than shown everything.',
+      );
+    }
+    return deps.groups.memberIdsQuery([key.groupId]);
   }
 
   /* ---------- helpers: signup and signature, merged by email like the web forms ---------- */
@@ -316,6 +340,7 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
     listApiKeys,
     revokeApiKey,
     authenticate,
+    scopeOf,
     signupPerson,
     recordSignature,
     queueSignup,

@@ -144,6 +144,8 @@ export interface PeopleService {
   /** Full records (all emails, addresses, phones, tags, lists) in the order of `ids`; unknown ids skipped. */
   describePeople(ids: readonly string[]): Promise<PersonRecord[]>;
   findPersonIdByEmail(email: string): Promise<string | null>;
+  /** Whether the person is in the set (a subquery of person ids, e.g. a group's members). */
+  isPersonWithin(id: string, set: store.PersonIdSet): Promise<boolean>;
   findPersonIdByPhone(phone: string): Promise<string | null>;
   /** Overwrites the given fields (the API's PUT); custom fields are replaced key by key. */
   updatePersonFields(executor: Executor, id: string, fields: PersonFieldsUpdate): Promise<void>;
@@ -509,6 +511,8 @@ export function createPeopleService(ctx: AppContext): PeopleService {
       const address = tryNormaliseEmail(email);
       return address ? store.findPersonIdByEmail(db, address) : null;
     },
+
+    isPersonWithin: (id, set) => store.isPersonWithin(db, id, set),
 
     async findPersonIdByPhone(phone) {
       const number = normalisePhone(phone);

@@ -564,6 +564,8 @@ export function findActivityByPersonId(db: Executor, id: string, limit: number):
 export interface ChangedRange {
   since?: string | undefined;
   until?: string | undefined;
+  /** Only people in this set (e.g. a group's members). */
+  within?: PersonIdSet | undefined;
 }
 
 /** People whose last change falls in `range`, in creation (id) order so pages stay stable. */
@@ -576,6 +578,7 @@ export function listPeopleChanged(
   let query = db.selectFrom('people').selectAll();
   if (range.since) query = query.where('updated_at', '>=', range.since);
   if (range.until) query = query.where('updated_at', '<', range.until);
+  if (range.within) query = query.where('people.id', 'in', range.within);
   return query.orderBy('id').limit(limit).offset(offset).execute();
 }
 
@@ -583,6 +586,7 @@ export async function countPeopleChanged(db: Executor, range: ChangedRange): Pro
   let query = db.selectFrom('people').select((eb) => eb.fn.countAll<number>().as('count'));
   if (range.since) query = query.where('updated_at', '>=', range.since);
   if (range.until) query = query.where('updated_at', '<', range.until);
+  if (range.within) query = query.where('people.id', 'in', range.within);
   const row = await query.executeTakeFirstOrThrow();
   return Number(row.count);
 }

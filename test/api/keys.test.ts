@@ -9,7 +9,7 @@ describe('API keys', () => {
   let admin: SignedIn;
 
   beforeAll(async () => {
-    t = await createTestApp({ API_RATE_LIMIT: '5' });
+    t = await createTestApp({ API_RATE_LIMIT: '8' });
     admin = await signIn(t, 'admin');
   });
   afterAll(async () => {
@@ -139,20 +139,52 @@ describe('API keys', () => {
     expect(after.statusCode).toBe(401);
   });
 
-  it('a group-limited key is refused until group scoping exists (never shown everything)', async () => {
-    const secret = await createKeyInAdmin('Chapter tool', 'read', 'group-123');
+  it("a group-limited key sees only its group's people and cannot use anything else", async () => {
+    const group = await t.services.groups.createGroup({ name: 'North chapter', level: 'local' });
+    const other = await t.services.groups.createGroup({ name: 'South chapter', level: 'local' });
+    const [inside, outside] = await t.services.people.mergePeople(t.ctx.db, [
+      { email: 'north@example.org', givenName: 'North' },
+      { email: 'south@example.org', givenName: 'South' },
+    ]);
+    await t.services.groups.addMember(group.id, inside!.personId);
+    await t.services.groups.addMember(other.id, outside!.personId);
+    const secret = await createKeyInAdmin('Chapter tool', 'write', group.id);
     const rows = await t.ctx.db
       .selectFrom('api_keys')
       .select('group_id')
       .where('name', '=', 'Chapter tool')
       .execute();
-    expect(rows[0]!.group_id).toBe('group-123');
-    const response = await t.app.inject({
+    expect(rows[0]!.group_id).toBe(group.id);
+    const headers = { 'osdi-api-token': secret };
+
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/people', headers });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().total_records).toBe(1);
+    expect(list.json()._embedded['osdi:people'].map((p: { given_name: string }) => p.given_name)).toEqual([
+      'North',
+    ]);
+    const mine = await t.app.inject({ method: 'GET', url: `/api/v1/people/${inside!.personId}`, headers });
+    expect(mine.statusCode).toBe(200);
+    const theirs = await t.app.inject({ method: 'GET', url: `/api/v1/people/${outside!.personId}`, headers });
+    expect(theirs.statusCode).toBe(404);
+    for (const url of ['/api/v1/tags', '/api/v1/petitions', '/api/v1/messages']) {
+      const response = await t.app.inject({ method: 'GET', url, headers });
+      expect(response.statusCode, url).toBe(403);
+    }
+    const write = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/people',
+      headers,
+      payload: { person: { email_addresses: [{ address: 'new@example.org' }] } },
+    });
+    expect(write.statusCode).toBe(403);
+    // An unlimited key still sees everyone.
+    const everyone = await t.app.inject({
       method: 'GET',
       url: '/api/v1/people',
-      headers: { 'osdi-api-token': secret },
+      headers: { 'osdi-api-token': await createKeyInAdmin('Whole org', 'read') },
     });
-    expect(response.statusCode).toBe(403);
+    expect(everyone.json().total_records).toBeGreaterThanOrEqual(3);
   });
 
   it('limits requests per key with 429 and Retry-After', async () => {
@@ -160,11 +192,11 @@ describe('API keys', () => {
     const other = await createKeyInAdmin('Calm tool', 'read');
     const statuses: number[] = [];
     let last;
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 9; i++) {
       last = await t.app.inject({ method: 'GET', url: '/api/v1', headers: { 'osdi-api-token': secret } });
       statuses.push(last.statusCode);
     }
-    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 429]);
     expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
     expect(last!.json().error).toMatch(/Too many requests/);
     const calm = await t.app.inject({ method: 'GET', url: '/api/v1', headers: { 'osdi-api-token': other } });

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
+import type { PersonIdSet } from '../../people/index.ts';
 import {
   collection,
   collectionSchema,
@@ -25,7 +26,10 @@ export async function peopleApiRoutes(app: FastifyInstance, options: ApiRouteOpt
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const max = ctx.config.apiMaxPerPage;
 
-  async function osdiPerson(id: string) {
+  async function osdiPerson(id: string, scope: PersonIdSet | null = null) {
+    if (scope && !(await people.isPersonWithin(id, scope))) {
+      throw new AppError('not_found', 'There is no person with that id.');
+    }
     const [record] = await people.describePeople([id]);
     if (!record) throw new AppError('not_found', 'There is no person with that id.');
     return personToOsdi(urls, record);
@@ -44,7 +48,7 @@ export async function peopleApiRoutes(app: FastifyInstance, options: ApiRouteOpt
     },
     async (request, reply) => {
       const filter = filterOf(request.query);
-      const range = parseDateFilter(filter);
+      const range = { ...parseDateFilter(filter), within: request.apiScope ?? undefined };
       const p = paging(request.query, max);
       const { people: rows, total } = await people.listPeopleChanged(range, p.limit, p.offset);
       return hal(reply).send(
@@ -71,7 +75,7 @@ export async function peopleApiRoutes(app: FastifyInstance, options: ApiRouteOpt
         response: { 200: Person, ...errors },
       },
     },
-    async (request, reply) => hal(reply).send(await osdiPerson(request.params.id)),
+    async (request, reply) => hal(reply).send(await osdiPerson(request.params.id, request.apiScope)),
   );
 
   const signupSchema = (summary: string) => ({
