@@ -27,6 +27,7 @@ import {
 } from './mail/mailings/index.ts';
 import { createPeopleService, peoplePlugin, type PeopleService } from './people/index.ts';
 import { createPetitionService, petitionsPlugin, type PetitionService } from './petitions/index.ts';
+import { createPrivacyService, privacyPlugin, type PrivacyService } from './privacy/index.ts';
 
 /**
  * Every capability's service, built once per process. Capabilities reach each other only through
@@ -44,6 +45,7 @@ export interface Services {
   events: EventsService;
   dashboard: DashboardService;
   groups: GroupsService;
+  privacy: PrivacyService;
   /** Run once the server listens (e.g. printing the first-owner link). */
   afterListen?: Array<() => Promise<void>>;
 }
@@ -72,6 +74,7 @@ export function createServices(ctx: AppContext): Services {
   });
   const api = createApiService(ctx, { auth, people, petitions, mailings, events, groups });
   const dashboard = createDashboardService(ctx, { people, petitions, mailings, events, groups });
+  const privacy = createPrivacyService(ctx, { auth, people, petitions, events, groups, mail });
   return {
     ctx,
     api,
@@ -83,6 +86,7 @@ export function createServices(ctx: AppContext): Services {
     events,
     dashboard,
     groups,
+    privacy,
     afterListen: [
       () => printFirstOwnerLink(auth, (line) => console.log(line)),
       // Webhook events are read from a change feed while the embedded worker runs.
@@ -154,4 +158,5 @@ export async function registerPlugins(
     petitions: services.petitions,
     events: services.events,
   });
+  await app.register(privacyPlugin, { ctx, privacy: services.privacy });
 }

@@ -141,6 +141,11 @@ export function personPage(ctx: PageContext, person: PersonDetail): SafeHtml {
     'people',
     html`<p><a href="/admin/people">← All people</a></p>
       <h1>${name}</h1>
+      ${
+        ctx.user.role === 'owner' || ctx.user.role === 'admin'
+          ? html`<p><a href="/admin/people/${person.id}/privacy">Personal data: export or erase</a></p>`
+          : ''
+      }
       <p class="muted">
         Added ${time(person.createdAt, ctx.timeZone)}${person.source ? ` from ${person.source}` : ''}; last
         changed

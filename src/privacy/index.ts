@@ -1,0 +1,2 @@
+export { createPrivacyService, type PrivacyService } from './service.ts';
+export { privacyPlugin } from './routes.ts';
