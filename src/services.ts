@@ -57,6 +57,8 @@ export function createServices(ctx: AppContext): Services {
   const petitions = createPetitionService(ctx, { people, mail });
   const mailings = createMailingsService(ctx, {
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
+    activity: (personId, kind, summary, details) =>
+      people.addActivity(ctx.db, personId, kind, summary, details),
   });
   const events = createEventsService(ctx, { people, mail });
   const groups = createGroupsService(ctx, { people, auth });

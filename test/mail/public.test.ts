@@ -338,4 +338,18 @@ describe('public mail endpoints: tracking, unsubscribe, preferences, bounces', (
     client.close();
     expect(await status('five@people.example')).toBe('complained');
   });
+
+  it("reports activity per hour and writes unsubscribes and bounces on the person's timeline", async () => {
+    const report = await t.services.mailings.mailingReport(mailingId);
+    const total = (key: 'sent' | 'open' | 'click' | 'unsubscribe' | 'bounce' | 'complaint') =>
+      report.hourly.reduce((sum, h) => sum + h[key], 0);
+    expect(total('sent')).toBe(8);
+    expect(total('click')).toBe(1);
+    expect(total('unsubscribe')).toBeGreaterThanOrEqual(3);
+    expect(report.hourly[0]!.hour).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}$/);
+    const one = await t.services.people.getPerson(ids.get('one@people.example')!);
+    expect(one.activity.map((a) => a.kind)).toContain('email.unsubscribe');
+    const seven = await t.services.people.getPerson(ids.get('seven@people.example')!);
+    expect(seven.activity.map((a) => a.kind)).toContain('email.bounce');
+  });
 });

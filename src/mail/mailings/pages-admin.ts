@@ -490,6 +490,38 @@ export function mailingDetailPage(
                 }`
             : ''
         }
+        ${
+          report.hourly.length
+            ? html`<h3>Over time (UTC, per hour)</h3>
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Hour</th>
+                      <th scope="col">Sent</th>
+                      <th scope="col">Opens</th>
+                      <th scope="col">Clicks</th>
+                      <th scope="col">Unsubscribes</th>
+                      <th scope="col">Bounces</th>
+                      <th scope="col">Complaints</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${report.hourly.slice(-72).map(
+                      (h) =>
+                        html`<tr>
+                          <th scope="row">${h.hour.replace('T', ' ')}:00</th>
+                          <td>${h.sent}</td>
+                          <td>${h.open}</td>
+                          <td>${h.click}</td>
+                          <td>${h.unsubscribe}</td>
+                          <td>${h.bounce}</td>
+                          <td>${h.complaint}</td>
+                        </tr>`,
+                    )}
+                  </tbody>
+                </table>`
+            : ''
+        }
       </section>
       <p><a href="/admin/mailings">All mailings</a></p>`,
   );

@@ -41,6 +41,8 @@ export async function mailingsPublicPlugin(
 ): Promise<void> {
   const { mailings, ctx } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Graceful shutdown: a running mailing stops between messages and is queued for the next process.
+  app.addHook('onClose', async () => mailings.stopSending());
 
   // One-click unsubscribe posts either form encoding; the body itself carries nothing we need.
   if (!app.hasContentTypeParser('multipart/form-data')) {

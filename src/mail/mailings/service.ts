@@ -69,6 +69,8 @@ export interface MailingReport {
     signatures: number;
   }>;
   winner: { variant: string; by: 'signatures' | 'clicks' } | null;
+  /** Messages sent and events per hour (UTC), oldest first. */
+  hourly: store.HourlyRow[];
 }
 
 export interface BounceReport {
@@ -88,9 +90,19 @@ function hexDigits(from: number, to: number): string[] {
   return Array.from({ length: to - from }, (_, i) => (from + i).toString(16));
 }
 
+/** Writes a line on a person's timeline (the people service's addActivity). */
+export type ActivityWriter = (
+  personId: string,
+  kind: string,
+  summary: string,
+  details?: unknown,
+) => Promise<void>;
+
+const ourMessageId = /^<?m\.([0-9a-f-]{36})\.([0-9a-f-]{36})@[^>]+>?$/i;
+
 export function createMailingsService(
   ctx: AppContext,
-  options: { petitions?: PetitionsForMail | null; transport?: MailTransport } = {},
+  options: { petitions?: PetitionsForMail | null; transport?: MailTransport; activity?: ActivityWriter } = {},
 ) {
   const { db, config } = ctx;
   const tokens = new MailTokens(config.secretKey);
@@ -111,11 +123,31 @@ export function createMailingsService(
     });
   }
 
+  async function noteActivity(personId: string | null, kind: string, summary: string, details?: unknown) {
+    if (!personId || !options.activity) return;
+    try {
+      await options.activity(personId, kind, summary, details);
+    } catch (error) {
+      ctx.log.warn({ err: error, kind }, 'could not write the timeline entry');
+    }
+  }
+
   async function suppress(email: string, reason: string, details: string | null): Promise<void> {
     const now = nowIso();
-    await store.insertSuppression(db, email, reason, details, now);
-    if (reason === 'bounce') await updateEmailStatus(db, email, 'bouncing', now);
-    else if (reason === 'complaint') await updateEmailStatus(db, email, 'complained', now);
+    const added = await store.insertSuppression(db, email, reason, details, now);
+    let personId: string | null = null;
+    if (reason === 'bounce') personId = await updateEmailStatus(db, email, 'bouncing', now);
+    else if (reason === 'complaint') personId = await updateEmailStatus(db, email, 'complained', now);
+    if (added && personId) {
+      await noteActivity(
+        personId,
+        `email.${reason}`,
+        reason === 'complaint'
+          ? `${email} reported a mailing as spam`
+          : `${email} bounced; no more email to it`,
+        { email, details },
+      );
+    }
   }
 
   const sender = new BulkSender({
@@ -544,6 +576,7 @@ export function createMailingsService(
       signatures: Object.values(signaturesByVariant).reduce((sum, n) => sum + n, 0),
       variants,
       winner,
+      hourly: await store.countActivityByHour(db, id),
     };
   }
 
@@ -622,6 +655,14 @@ export function createMailingsService(
     const current = await findEmailStatus(db, recipient.email);
     await updateEmailStatusIfSubscribed(recipient.email, current?.status);
     if (current?.status === 'subscribed') {
+      await noteActivity(
+        recipient.person_id,
+        'email.unsubscribe',
+        `Unsubscribed ${recipient.email} (${source})`,
+        {
+          mailingId: recipient.mailing_id,
+        },
+      );
       await store.insertMailEvent(db, {
         mailingId: recipient.mailing_id,
         personId: recipient.person_id,
@@ -663,13 +704,11 @@ export function createMailingsService(
     let mailingId = report.mailingId ?? null;
     let personId = report.personId ?? null;
     let email = report.email ? tryNormaliseEmail(report.email) : null;
-    if ((!mailingId || !personId) && report.messageId) {
-      const recipient = await store.findRecipientByMessageId(db, report.messageId.trim());
-      if (recipient) {
-        mailingId = recipient.mailing_id;
-        personId = recipient.person_id;
-        email ??= recipient.email;
-      }
+    const parsedId = report.messageId ? ourMessageId.exec(report.messageId.trim()) : null;
+    if ((!mailingId || !personId) && parsedId) {
+      // Our own Message-ID names the mailing and the person: no lookup needed.
+      mailingId = parsedId[1]!.toLowerCase();
+      personId = parsedId[2]!.toLowerCase();
     }
     if (mailingId && personId && !email)
       email = (await store.findRecipient(db, mailingId, personId))?.email ?? null;
@@ -752,6 +791,10 @@ export function createMailingsService(
     leaveList,
     recordDeliveryReport,
     suppress,
+    /** Shutdown: senders stop taking recipients; what is left is queued for the next process. */
+    stopSending() {
+      sender.stopping = true;
+    },
     close: () => transport.close(),
   };
 }

@@ -267,17 +267,6 @@ export async function findRecipient(
     .executeTakeFirst();
 }
 
-export async function findRecipientByMessageId(
-  db: Executor,
-  messageId: string,
-): Promise<MailingRecipientRow | undefined> {
-  return db
-    .selectFrom('mailing_recipients')
-    .selectAll()
-    .where('message_id', '=', messageId)
-    .executeTakeFirst();
-}
-
 export async function markRecipientBounced(
   db: Executor,
   mailingId: string,
@@ -481,4 +470,48 @@ export async function findLatestSentRecipient(
     .orderBy('sent_at', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+export interface HourlyRow {
+  hour: string;
+  sent: number;
+  open: number;
+  click: number;
+  unsubscribe: number;
+  bounce: number;
+  complaint: number;
+}
+
+/** Sent messages and events per hour (UTC, "YYYY-MM-DDTHH"), oldest first. */
+export async function countActivityByHour(db: Executor, mailingId: string): Promise<HourlyRow[]> {
+  const sentHour = sql<string>`substr(sent_at, 1, 13)`;
+  const eventHour = sql<string>`substr(created_at, 1, 13)`;
+  const sent = await db
+    .selectFrom('mailing_recipients')
+    .select([sentHour.as('hour'), (eb) => eb.fn.countAll<number>().as('n')])
+    .where('mailing_id', '=', mailingId)
+    .where('sent_at', 'is not', null)
+    .groupBy(sentHour)
+    .execute();
+  const events = await db
+    .selectFrom('mail_events')
+    .select([eventHour.as('hour'), 'kind', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('mailing_id', '=', mailingId)
+    .groupBy([eventHour, 'kind'])
+    .execute();
+  const rows = new Map<string, HourlyRow>();
+  const rowOf = (hour: string) => {
+    let row = rows.get(hour);
+    if (!row) {
+      row = { hour, sent: 0, open: 0, click: 0, unsubscribe: 0, bounce: 0, complaint: 0 };
+      rows.set(hour, row);
+    }
+    return row;
+  };
+  for (const r of sent) rowOf(r.hour).sent = Number(r.n);
+  for (const r of events) {
+    const row = rowOf(r.hour);
+    if (r.kind in row && r.kind !== 'hour') (row as unknown as Record<string, number>)[r.kind] = Number(r.n);
+  }
+  return [...rows.values()].sort((a, b) => (a.hour < b.hour ? -1 : 1));
 }

@@ -108,6 +108,8 @@ export class BulkSender {
       let cursor = '';
       for (;;) {
         if (this.stopping) {
+          // Shutting down: whatever is left is picked up by the next process a little later.
+          followUp = { runAt: new Date(Date.now() + 5000) };
           outcome.stop = 'stopped';
           break;
         }
