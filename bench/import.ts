@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -194,13 +194,27 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     await generate(file, rows);
     console.log(
+      `load average ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')} on ${availableParallelism()} cores`,
+    );
+    console.log(
       `generated ${rows} rows (${(statSync(file).size / 1e6).toFixed(1)} MB) in ${Date.now() - t0} ms`,
     );
     const sqlite = await runEngine('sqlite', file);
     show(sqlite);
-    const verdict = sqlite.seconds < 60 * (rows / 1e6) && sqlite.peakRssMb < 300;
+    const limit = (60 * rows) / 1e6;
+    const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
     console.log(
-      `SQLite target (${rows === 1e6 ? '' : 'scaled: '}< ${(60 * rows) / 1e6} s, < 300 MB): ${verdict ? 'met' : 'NOT met'}`,
+      `SQLite target (${rows === 1e6 ? '' : 'scaled: '}< ${limit} s, < 300 MB): ` +
+        `wall time ${met(sqlite.seconds < limit)}, CPU time ${met(sqlite.cpuSeconds < limit)}, ` +
+        `memory ${met(sqlite.peakRssMb < 300)}`,
+    );
+    // On a shared machine wall time mostly measures the neighbours; CPU time does not.
+    console.log(
+      `load average ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')} on ${availableParallelism()} cores`,
     );
     if (await pgReachable(defaultPgUrl)) {
       const postgres = await runEngine('postgres', file, defaultPgUrl);
