@@ -62,6 +62,9 @@ export function createServices(ctx: AppContext): Services {
   });
   const events = createEventsService(ctx, { people, mail });
   const groups = createGroupsService(ctx, { people, auth });
+  events.useGroupMembership((executor, groupId, personId) =>
+    groups.addMemberFromEvent(executor, groupId, personId),
+  );
   // Group leaders see their groups' members only, and every read of people is audited.
   people.setAccessControl({
     scopeFor: (viewer) => groups.peopleScope(viewer),

@@ -1,5 +1,6 @@
 import type { Services } from '../services.ts';
 import { demoPerson, seededRandom } from './generate.ts';
+import { demoGroupsAndEvents } from './groups-events.ts';
 
 export interface DemoOptions {
   people: number;
@@ -136,6 +137,12 @@ export async function runDemo(services: Services, options: DemoOptions): Promise
     }
     print(`  petition ${spec.slug}: ${referralCodes.length} signatures`);
   }
+  const local = await demoGroupsAndEvents(
+    services,
+    inputs.map((input) => input.email),
+    random,
+  );
+  print(`  groups: ${local.groups}, event RSVPs: ${local.rsvps}`);
   return { people: options.people, petitions: slugs, signatures };
 }
 

@@ -64,6 +64,9 @@ export interface EventsDeps {
   mail: MailService;
 }
 
+/** Called inside the RSVP's transaction when someone RSVPs to a group's event (they join the group). */
+export type GroupRsvpHook = (executor: Executor, groupId: string, personId: string) => Promise<void>;
+
 function text(value: string | null | undefined, max: number): string | null {
   const trimmed = (value ?? '').trim();
   return trimmed ? trimmed.slice(0, max) : null;
@@ -150,6 +153,7 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
   const { db, config } = ctx;
   const { people, mail } = deps;
   const domain = new URL(config.publicUrl).hostname;
+  let onGroupRsvp: GroupRsvpHook | null = null;
 
   const eventUrl = (event: EventRow) => `${config.publicUrl}/events/${event.slug}`;
   const cancelUrl = (event: EventRow, rsvpId: string) =>
@@ -365,6 +369,7 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
       } else {
         await store.insertRsvp(trx, row);
       }
+      if (event.group_id && onGroupRsvp) await onGroupRsvp(trx, event.group_id, merged.personId);
       if (status === 'going') await queueGoingEmail(trx, event, row, false);
       else await queueWaitlistEmail(trx, event, row);
       await people.addActivity(
@@ -476,6 +481,10 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
   }
 
   return {
+    /** People who RSVP to a group's event become members of that group (so its leaders see them). */
+    useGroupMembership(hook: GroupRsvpHook) {
+      onGroupRsvp = hook;
+    },
     createEvent,
     updateEvent,
     getEvent,

@@ -1,6 +1,6 @@
 import type { AuthService } from '../auth/index.ts';
 import type { AppContext } from '../context.ts';
-import { isUniqueViolation } from '../db/index.ts';
+import { isUniqueViolation, type Executor } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { selectPersonIdsByAddress, type PersonIdSubquery } from '../people/audience/index.ts';
@@ -269,6 +269,24 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     });
   }
 
+  /** Membership from an RSVP to one of the group's events, in the RSVP's transaction. */
+  async function addMemberFromEvent(executor: Executor, groupId: string, personId: string): Promise<void> {
+    const added = await store.insertMember(executor, {
+      group_id: groupId,
+      person_id: personId,
+      source: 'event',
+      created_at: nowIso(),
+    });
+    if (added)
+      await deps.people.addActivity(
+        executor,
+        personId,
+        'group.join',
+        'Joined the group by RSVPing to its event',
+        { groupId },
+      );
+  }
+
   async function addMember(groupId: string, personId: string): Promise<void> {
     await getGroup(groupId);
     await deps.people.getPerson(personId);
@@ -332,6 +350,7 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     isMember,
     joinGroup,
     addMember,
+    addMemberFromEvent,
     removeMember: (groupId: string, personId: string) => store.deleteMember(db, groupId, personId),
     setLeader,
     removeLeader: (groupId: string, userId: string) => store.deleteGroupRole(db, userId, groupId),

@@ -142,6 +142,13 @@ describe('dashboard with the demo organisation', () => {
     expect(d.signaturesTotal).toBe(summary.signatures);
     expect(d.topPetitions.map((p) => p.slug).sort()).toEqual([...summary.petitions].sort());
     expect(d.topSources.some((s) => s.source === 'demo-mailing')).toBe(true);
+    // The demo's chapters: local groups filled by postal-code rules, and their events.
+    const oakland = d.groups.find((g) => g.name === 'Clean Air Oakland')!;
+    expect(oakland.members).toBeGreaterThan(0);
+    expect(d.groups.find((g) => g.name === 'Clean Air California')!.members).toBeGreaterThanOrEqual(
+      oakland.members,
+    );
+    expect(d.upcomingEvents).toBe(3);
     const owner = await signIn(t, 'owner');
     const home = await t.app.inject({ url: '/admin', headers: { cookie: owner.cookie } });
     expect(home.statusCode).toBe(200);

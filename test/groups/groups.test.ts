@@ -184,6 +184,17 @@ describe('groups: tree, membership by joining and by rules, leaders, public page
       (await t.app.inject({ url: `/admin/groups/${ids.b}`, headers: { cookie: leader.cookie } })).statusCode,
     ).toBe(200);
   });
+
+  it('makes people who RSVP to a group event members of that group', async () => {
+    const walk = (await t.services.events.listEvents()).find((e) => e.title === 'Oakland air walk')!;
+    expect(await t.services.groups.countMembers(ids.a!)).toBe(1);
+    await t.services.events.rsvp(walk.slug, { email: 'walker@example.org' }, { ip: null });
+    await t.services.events.rsvp(walk.slug, { email: 'olu@example.org' }, { ip: null });
+    expect(await t.services.groups.countMembers(ids.a!)).toBe(2);
+    const walker = (await t.services.people.searchPeople({ email: 'walker@example.org' })).people[0]!;
+    expect(await t.services.groups.isMember(ids.a!, walker.id)).toBe(true);
+    expect((await t.services.groups.groupsOfPerson(walker.id)).map((g) => g.source)).toEqual(['event']);
+  });
 });
 
 describe('access matrix: who sees which people', () => {
