@@ -477,6 +477,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
         created_at: now,
       });
     });
+    // Same order in every batch, so concurrent batches on PostgreSQL take index locks alike (no deadlock).
+    rows.sort((a, b) => (a.person_id < b.person_id ? -1 : a.person_id > b.person_id ? 1 : 0));
     const inserted = new Set(await store.insertSignaturesIfNew(trx, rows));
     const repeats = items.filter((item) => !inserted.has(item.signatureId));
     const existing = new Map<string, SignatureRow>();
