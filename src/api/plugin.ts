@@ -96,6 +96,11 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
     },
   });
 
+  // The OpenAPI document says what the routes really answer: HAL+JSON.
+  app.addHook('onRoute', (route) => {
+    if (route.schema && !route.schema.hide)
+      route.schema = { ...route.schema, produces: ['application/hal+json'] };
+  });
   app.decorateRequest('apiKey', null);
   app.decorateRequest('apiScope', null);
   app.addHook('onRequest', async (request) => {

@@ -43,7 +43,7 @@ describe('OpenAPI document and docs page', () => {
     ] as const) {
       expect(paths[path]?.[method], `${method} ${path}`).toBeDefined();
     }
-    const person = paths['/api/v1/people/{id}'].get.responses['200'].content['application/json'].schema;
+    const person = paths['/api/v1/people/{id}'].get.responses['200'].content['application/hal+json'].schema;
     expect(Object.keys(person.properties)).toEqual(
       expect.arrayContaining([
         'given_name',
