@@ -225,6 +225,19 @@ describe('public petition routes', () => {
     expect(script.body).toContain(`${t.config.publicUrl}/petitions/${petition.row.slug}/embed`);
   });
 
+  it('shows a petition past its end date as closed, without the form', async () => {
+    const petition = await openPetition(t, { endDate: '2020-01-31' });
+    const page = await t.app.inject({ method: 'GET', url: `/petitions/${petition.row.slug}` });
+    expect(page.body).toContain('This petition is closed and no longer accepts signatures.');
+    expect(page.body).not.toContain('name="email"');
+    const sign = await t.app.inject({
+      method: 'POST',
+      url: `/petitions/${petition.row.slug}/sign`,
+      payload: { email: uniqueEmail(), given_name: 'Late', postal_code: '1' },
+    });
+    expect(sign.statusCode).toBe(400);
+  });
+
   it('hides drafts and answers unknown petitions with 404', async () => {
     const draft = await t.services.petitions.createPetition({ slug: 'secret-draft', title: 'Not yet' });
     expect((await t.app.inject({ method: 'GET', url: `/petitions/${draft.row.slug}` })).statusCode).toBe(404);

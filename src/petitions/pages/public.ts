@@ -6,6 +6,12 @@ import type { Petition, PetitionTexts, PublicCount } from '../types.ts';
 
 export const ASSET_PREFIX = '/petitions/-';
 
+/** Signing stops after the end date (a UTC day), as the service enforces. */
+function isPastEndDate(petition: Petition): boolean {
+  const end = petition.row.end_date;
+  return end !== null && end < new Date().toISOString().slice(0, 10);
+}
+
 export interface FormValues {
   givenName?: string | undefined;
   familyName?: string | undefined;
@@ -218,7 +224,8 @@ export function petitionPage(input: PetitionPageInput): SafeHtml {
   const row = petition.row;
   const url = `${input.publicUrl}/petitions/${row.slug}${lang === row.language ? '' : `?lang=${lang}`}`;
   const extra = `${input.ref ? `&ref=${encodeURIComponent(input.ref)}` : ''}${input.source ? `&source=${encodeURIComponent(input.source)}` : ''}`;
-  const statusNote = row.status === 'closed' ? m.closed : row.status === 'draft' ? m.draft : null;
+  const statusNote =
+    row.status === 'closed' || isPastEndDate(petition) ? m.closed : row.status === 'draft' ? m.draft : null;
   return publicPage({
     title: texts.title,
     lang,
@@ -409,7 +416,7 @@ export function embedPage(input: {
       </h1>
       ${counterBlock(slug, input.count, lang)}
       ${
-        petition.row.status === 'open'
+        petition.row.status === 'open' && !isPastEndDate(petition)
           ? signForm({
               petition,
               lang,
