@@ -162,6 +162,13 @@ describe.skipIf(!chromiumAvailable)('petitions in Chromium', () => {
 
     await page.reload();
     expect(await page.getByText('For my kids').count()).toBe(1);
+
+    await adminPage.goto(`/admin/petitions/${petition.row.id}/edit`);
+    expect(await adminPage.getByLabel('Title', { exact: true }).inputValue()).toBe('Protect Elm Park');
+    expect(await axeViolations(adminPage)).toEqual([]);
+    await page.goto('/petitions/protect-elm-park/embed');
+    expect(await page.getByRole('button', { name: 'Sign', exact: true }).count()).toBe(1);
+    expect(await axeViolations(page)).toEqual([]);
     await admin.close();
     await context.close();
   });
