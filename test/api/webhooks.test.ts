@@ -237,4 +237,22 @@ describe('webhooks', () => {
       last_error: 'HTTP 503',
     });
   });
+
+  it('a new subscriber to an event gets what happens from now on, not the history', async () => {
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    await t.ctx.db.updateTable('mailings').set({ finished_at: hourAgo }).execute();
+    // As if nobody had read the mailings feed for two hours.
+    await t.ctx.db
+      .updateTable('webhook_cursors')
+      .set({ position: new Date(Date.now() - 7200_000).toISOString() })
+      .where('source', '=', 'mailings')
+      .execute();
+    const hook = await t.services.api.webhooks.createWebhook({
+      url: receiver.url,
+      events: ['mailing.sent'],
+      createdBy: null,
+    });
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(0);
+    expect(await t.services.api.webhooks.listDeliveries(hook.id)).toEqual([]);
+  });
 });

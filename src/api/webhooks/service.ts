@@ -37,6 +37,12 @@ const MAX_ATTEMPTS = 10;
 const MAX_DELAY_MS = 6 * 3600_000;
 const PAGE = 500;
 const sourceNames = ['people', 'unsubscribes', 'signatures', 'mailings'] as const;
+const eventsOfSource: Record<(typeof sourceNames)[number], readonly WebhookEvent[]> = {
+  people: ['person.created', 'person.updated'],
+  unsubscribes: ['person.unsubscribed'],
+  signatures: ['signature.created', 'signature.confirmed'],
+  mailings: ['mailing.sent'],
+};
 
 interface FoundEvent {
   event: WebhookEvent;
@@ -90,13 +96,14 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     }
     const events = webhookEvents.filter((e) => input.events.includes(e));
     if (events.length === 0) throw new AppError('invalid', 'Choose at least one event.');
-    // The first webhook starts the change feed now: history is not replayed to it.
-    if ((await store.listActiveWebhooks(db)).length === 0) {
-      const start = new Date(Date.now() - SETTLE_MS).toISOString();
-      for (const source of sourceNames) {
-        const cursor = await store.findCursor(db, source);
-        if (!cursor || cursor < start) await store.saveCursor(db, source, start, nowIso());
-      }
+    // The first subscriber to a source starts its change feed now: history is not replayed to it.
+    const active = (await store.listActiveWebhooks(db)).flatMap((h) => parseEvents(h.events));
+    const start = new Date(Date.now() - SETTLE_MS).toISOString();
+    for (const source of sourceNames) {
+      const wanted = eventsOfSource[source];
+      if (!events.some((e) => wanted.includes(e)) || active.some((e) => wanted.includes(e))) continue;
+      const cursor = await store.findCursor(db, source);
+      if (!cursor || cursor < start) await store.saveCursor(db, source, start, nowIso());
     }
     const row = {
       id: newId(),
@@ -244,12 +251,13 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
         eventList: parseEvents(h.events),
       }));
       let made = 0;
-      for (const [source, read] of Object.entries(sources)) {
+      for (const source of sourceNames) {
+        const read = sources[source];
         const cursor = await store.findCursor(db, source);
-        // Without webhooks (or on the first scan) the feed only moves on: history is not replayed.
-        if (!cursor || hooks.length === 0 || cursor >= until) {
-          if (!cursor || (hooks.length === 0 && cursor < until))
-            await store.saveCursor(db, source, until, nowIso());
+        const wanted = hooks.some((h) => h.eventList.some((e) => eventsOfSource[source].includes(e)));
+        // Without subscribers (or on the first scan) the feed only moves on: history is not replayed.
+        if (!cursor || !wanted || cursor >= until) {
+          if (!cursor || (!wanted && cursor < until)) await store.saveCursor(db, source, until, nowIso());
           continue;
         }
         const events = await read(cursor, until);
