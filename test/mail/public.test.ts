@@ -352,4 +352,34 @@ describe('public mail endpoints: tracking, unsubscribe, preferences, bounces', (
     const seven = await t.services.people.getPerson(ids.get('seven@people.example')!);
     expect(seven.activity.map((a) => a.kind)).toContain('email.bounce');
   });
+
+  it('shows the preference page in Spanish to a Spanish speaker', async () => {
+    await addPeople(t.services, [
+      {
+        email: 'sofia@personas.example',
+        givenName: 'Sofía',
+        language: 'es',
+        lists: ['Semanal'],
+        subscribe: true,
+      },
+    ]);
+    const id = await t.services.mailings.createMailing({
+      fromName: 'Act',
+      fromAddress: 'news@act.example',
+      subject: 'Hola {{ given_name }}',
+      body: 'Hola',
+      format: 'markdown',
+      audience: { lists: ['Semanal'] },
+    });
+    await t.services.mailings.startSending(id);
+    await t.ctx.jobs.drain();
+    const message = await smtp.waitFor((m) => m.envelopeTo.includes('sofia@personas.example'));
+    const url = new URL(/^<([^>]+)>/.exec(rawHeader(message, 'List-Unsubscribe'))![1]!);
+    const page = await t.app.inject({ method: 'GET', url: url.pathname });
+    expect(page.body).toContain('<html lang="es">');
+    expect(page.body).toContain('Darme de baja de todos los correos');
+    const done = await t.app.inject({ method: 'POST', url: url.pathname, payload: { action: 'all' } });
+    expect(done.body).toContain('Te has dado de baja');
+    expect(await status('sofia@personas.example')).toBe('unsubscribed');
+  });
 });

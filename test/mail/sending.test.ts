@@ -134,6 +134,13 @@ describe('bulk sending through a real SMTP server', () => {
     const report = await t.services.mailings.mailingReport(mailingId);
     expect(report.states).toEqual({ sent: 4 });
     expect(report.mailing.status).toBe('sent');
+    const stored = await t.ctx.db
+      .selectFrom('mailing_recipients')
+      .select('message_id')
+      .where('mailing_id', '=', mailingId)
+      .where('person_id', '=', anaId)
+      .executeTakeFirstOrThrow();
+    expect(stored.message_id).toBe(rawHeader(ana, 'Message-ID'));
   });
 
   it('skips whoever signs the petition or unsubscribes while the mailing is going out', async () => {

@@ -22,13 +22,65 @@ const WebhookResponse = Type.Object({
   note: Type.Optional(Type.String()),
 });
 
-function page(reply: FastifyReply, title: string, body: ReturnType<typeof html>, status = 200) {
+interface PublicTexts {
+  savedTitle: string;
+  leftList: string;
+  unsubscribedTitle: string;
+  noMore: (org: string) => string;
+  prefsTitle: string;
+  forAddress: string;
+  subscribed: string;
+  notSubscribed: string;
+  unsubscribeAll: string;
+  yourLists: string;
+  leave: (list: string) => string;
+}
+
+/** The preference pages in the person's language (English and Spanish). */
+const texts: Record<'en' | 'es', PublicTexts> = {
+  en: {
+    savedTitle: 'Preferences saved',
+    leftList: 'You have left that list. You still receive our other email.',
+    unsubscribedTitle: 'You are unsubscribed',
+    noMore: (org) => `You will not receive any more email from ${org}.`,
+    prefsTitle: 'Email preferences',
+    forAddress: 'For',
+    subscribed: 'You are subscribed to our email.',
+    notSubscribed: 'You are not subscribed to our email.',
+    unsubscribeAll: 'Unsubscribe from all email',
+    yourLists: 'Your lists',
+    leave: (list) => `Leave “${list}”`,
+  },
+  es: {
+    savedTitle: 'Preferencias guardadas',
+    leftList: 'Has dejado esa lista. Sigues recibiendo nuestros otros correos.',
+    unsubscribedTitle: 'Te has dado de baja',
+    noMore: (org) => `No recibirás más correos de ${org}.`,
+    prefsTitle: 'Preferencias de correo',
+    forAddress: 'Para',
+    subscribed: 'Estás suscrito a nuestros correos.',
+    notSubscribed: 'No estás suscrito a nuestros correos.',
+    unsubscribeAll: 'Darme de baja de todos los correos',
+    yourLists: 'Tus listas',
+    leave: (list) => `Dejar «${list}»`,
+  },
+};
+
+const languageOf = (language: string): 'en' | 'es' => (language === 'es' ? 'es' : 'en');
+
+function page(
+  reply: FastifyReply,
+  lang: 'en' | 'es',
+  title: string,
+  body: ReturnType<typeof html>,
+  status = 200,
+) {
   return reply
     .status(status)
     .header('cache-control', 'no-store')
     .header('referrer-policy', 'no-referrer')
     .type('text/html; charset=utf-8')
-    .send(publicPage({ title, body }).value);
+    .send(publicPage({ title, lang, body }).value);
 }
 
 /**
@@ -81,21 +133,31 @@ export async function mailingsPublicPlugin(
     const { mailingId, personId, sig } = request.params;
     const body = (request.body ?? {}) as Record<string, unknown>;
     if (body.action === 'list' && typeof body.listId === 'string') {
-      await mailings.leaveList(mailingId, personId, sig, body.listId);
+      const lang = languageOf((await mailings.leaveList(mailingId, personId, sig, body.listId)).language);
+      const t = texts[lang];
       return page(
         reply,
-        'Preferences saved',
-        html`<h1>Preferences saved</h1>
-          <p role="status">You have left that list. You still receive our other email.</p>`,
+        lang,
+        t.savedTitle,
+        html`<h1>${t.savedTitle}</h1>
+          <p role="status">${t.leftList}</p>`,
       );
     }
     // RFC 8058 one-click (List-Unsubscribe=One-Click) and the preference page's "all" button.
-    await mailings.unsubscribe(mailingId, personId, sig, body.action === 'all' ? 'preferences' : 'one-click');
+    const { language } = await mailings.unsubscribe(
+      mailingId,
+      personId,
+      sig,
+      body.action === 'all' ? 'preferences' : 'one-click',
+    );
+    const lang = languageOf(language);
+    const t = texts[lang];
     return page(
       reply,
-      'You are unsubscribed',
-      html`<h1>You are unsubscribed</h1>
-        <p role="status">You will not receive any more email from ${ctx.config.orgName}.</p>`,
+      lang,
+      t.unsubscribedTitle,
+      html`<h1>${t.unsubscribedTitle}</h1>
+        <p role="status">${t.noMore(ctx.config.orgName)}</p>`,
     );
   });
 
@@ -103,30 +165,29 @@ export async function mailingsPublicPlugin(
     const { mailingId, personId, sig } = request.params;
     // Shows choices only: mail scanners follow GET links, so a GET never unsubscribes by itself.
     const prefs = await mailings.preferences(mailingId, personId, sig);
+    const lang = languageOf(prefs.language);
+    const t = texts[lang];
     const action = `/m/u/${mailingId}/${personId}/${sig}`;
     return page(
       reply,
-      'Email preferences',
-      html`<h1>Email preferences</h1>
+      lang,
+      t.prefsTitle,
+      html`<h1>${t.prefsTitle}</h1>
         <p>
-          For <strong>${prefs.email}</strong>.
-          ${
-            prefs.status === 'subscribed'
-              ? 'You are subscribed to our email.'
-              : 'You are not subscribed to our email.'
-          }
+          ${t.forAddress} <strong>${prefs.email}</strong>.
+          ${prefs.status === 'subscribed' ? t.subscribed : t.notSubscribed}
         </p>
         ${
           prefs.status === 'subscribed'
             ? html`<form method="post" action="${action}">
                 <input type="hidden" name="action" value="all" />
-                <button type="submit">Unsubscribe from all email</button>
+                <button type="submit">${t.unsubscribeAll}</button>
               </form>`
             : ''
         }
         ${
           prefs.lists.length
-            ? html`<h2>Your lists</h2>
+            ? html`<h2>${t.yourLists}</h2>
                 <ul>
                   ${prefs.lists.map(
                     (list) =>
@@ -135,7 +196,7 @@ export async function mailingsPublicPlugin(
                           <input type="hidden" name="action" value="list" />
                           <input type="hidden" name="listId" value="${list.id}" />
                           <span>${list.name}</span>
-                          <button type="submit">Leave “${list.name}”</button>
+                          <button type="submit">${t.leave(list.name)}</button>
                         </form>
                       </li>`,
                   )}

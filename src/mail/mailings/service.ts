@@ -635,9 +635,16 @@ export function createMailingsService(
     personId: string,
     signature: string,
     source: string,
-  ): Promise<void> {
+  ): Promise<{ language: string }> {
     const recipient = await recipientOrThrow(mailingId, personId, signature);
     await unsubscribeRecipient(recipient, source);
+    return { language: await languageOf(personId) };
+  }
+
+  /** The person's language for public pages ("en" unless they chose another). */
+  async function languageOf(personId: string): Promise<string> {
+    const [row] = await listMergeFields(db, [personId]);
+    return row?.language ?? 'en';
   }
 
   /** Unsubscribe by an email to the List-Unsubscribe mailto address (already verified). */
@@ -684,7 +691,12 @@ export function createMailingsService(
     const recipient = await recipientOrThrow(mailingId, personId, signature);
     const status = await findEmailStatus(db, recipient.email);
     const lists = await listListsOfPerson(db, personId);
-    return { email: recipient.email, status: status?.status ?? 'unsubscribed', lists };
+    return {
+      email: recipient.email,
+      status: status?.status ?? 'unsubscribed',
+      lists,
+      language: await languageOf(personId),
+    };
   }
 
   async function leaveList(
@@ -692,9 +704,10 @@ export function createMailingsService(
     personId: string,
     signature: string,
     listId: string,
-  ): Promise<void> {
+  ): Promise<{ language: string }> {
     await recipientOrThrow(mailingId, personId, signature);
     await removeFromList(db, personId, listId);
+    return { language: await languageOf(personId) };
   }
 
   // ---- bounces and complaints ----

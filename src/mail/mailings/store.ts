@@ -133,26 +133,29 @@ export async function countRecipientsByState(
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
-export async function markRecipientSent(
+/**
+ * Marks several accepted messages sent in one statement (group commit). Their Message-IDs follow
+ * the sender's fixed form `<m.{mailing}.{person}@{domain}>`, so they are written by SQL.
+ */
+export async function markRecipientsSent(
   db: Executor,
   mailingId: string,
-  personId: string,
-  variant: string,
-  messageId: string,
+  personIds: readonly string[],
+  messageIdDomain: string,
   at: string,
 ): Promise<void> {
+  if (personIds.length === 0) return;
   await db
     .updateTable('mailing_recipients')
     .set((eb) => ({
       state: 'sent',
       sent_at: at,
-      message_id: messageId,
-      variant,
+      message_id: sql<string>`'<m.' || mailing_id || '.' || person_id || '@' || cast(${messageIdDomain} as text) || '>'`,
       last_error: null,
       attempts: eb('attempts', '+', 1),
     }))
     .where('mailing_id', '=', mailingId)
-    .where('person_id', '=', personId)
+    .where('person_id', 'in', [...personIds])
     .execute();
 }
 

@@ -258,6 +258,15 @@ export class BulkSender {
       tokens: this.deps.tokens,
     };
 
+    const marks = new SentMarks(async (personIds) =>
+      store.markRecipientsSent(
+        ctx.db,
+        mailing.id,
+        personIds,
+        domainOfAddress(mailing.from_address),
+        nowIso(),
+      ),
+    );
     let next = 0;
     const worker = async () => {
       while (!result.unavailable && !this.stopping) {
@@ -294,14 +303,8 @@ export class BulkSender {
           await this.handleFailure(mailing, recipient, error, throttled, result);
           continue;
         }
-        await store.markRecipientSent(
-          ctx.db,
-          mailing.id,
-          recipient.person_id,
-          recipient.variant,
-          message.messageId,
-          nowIso(),
-        );
+        // Waits for its own mark: each worker has at most one accepted-but-unrecorded message.
+        await marks.mark(recipient.person_id);
         result.sent++;
       }
     };
@@ -380,5 +383,45 @@ class Pacer {
     this.next = slot + this.interval;
     const delay = slot - now;
     if (delay >= 2) await sleep(delay);
+  }
+}
+
+/**
+ * Group commit for "sent" marks: marks that arrive while a write is running go out together in the
+ * next one, so a busy sender commits once per round instead of once per message.
+ */
+class SentMarks {
+  private pending: Array<{ personId: string; done: (error?: unknown) => void }> = [];
+  private writing = false;
+  private readonly write: (personIds: string[]) => Promise<void>;
+
+  constructor(write: (personIds: string[]) => Promise<void>) {
+    this.write = write;
+  }
+
+  mark(personId: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ personId, done: (error) => (error ? reject(error) : resolve()) });
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          await this.write(batch.map((item) => item.personId));
+          for (const item of batch) item.done();
+        } catch (error) {
+          for (const item of batch) item.done(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 }
