@@ -15,7 +15,13 @@ import {
   type DashboardService,
 } from './dashboard/index.ts';
 import { createEventsService, eventsPlugin, type EventsService } from './events/index.ts';
-import { createGroupsService, eventGroupAccess, groupsPlugin, type GroupsService } from './groups/index.ts';
+import {
+  createGroupsService,
+  eventGroupAccess,
+  groupsPlugin,
+  installLeaderGuard,
+  type GroupsService,
+} from './groups/index.ts';
 import { createMailService, type MailService } from './mail/index.ts';
 import {
   createMailingsService,
@@ -130,6 +136,7 @@ export async function registerPlugins(
   services: Services,
 ): Promise<void> {
   installAuthHooks(app, services.auth, ctx);
+  installLeaderGuard(app, services.groups);
   await app.register(authPlugin, {
     ctx,
     auth: services.auth,

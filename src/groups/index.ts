@@ -4,6 +4,7 @@ import type { GroupsService } from './service.ts';
 export { createGroupsService, type GroupsService, type GroupInput } from './service.ts';
 export type { GroupRow } from './tables.ts';
 export { groupsPlugin } from './routes.ts';
+export { installLeaderGuard } from './guard.ts';
 
 /** What the events pages need from groups: leaders manage their groups' events only. */
 export function eventGroupAccess(groups: GroupsService): EventGroupAccess {

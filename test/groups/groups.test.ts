@@ -292,6 +292,31 @@ describe('access matrix: who sees which people', () => {
     });
   }
 
+  it('refuses leaders the pages that are not narrowed to groups yet (mailings, petition deliveries)', async () => {
+    const petition = await t.services.petitions.createPetition({ slug: 'matrix-petition', title: 'Matrix' });
+    const pages = [
+      '/admin/mailings',
+      '/admin/mailings/new',
+      '/admin/outbox',
+      `/admin/petitions/${petition.row.id}`,
+      `/admin/petitions/${petition.row.id}/signatures.csv`,
+    ];
+    for (const url of pages) {
+      const asLeader = await t.app.inject({ url, headers: { cookie: users.leaderA!.cookie } });
+      expect([url, asLeader.statusCode]).toEqual([url, 403]);
+      const asOrganiser = await t.app.inject({ url, headers: { cookie: users.organiser!.cookie } });
+      expect([url, asOrganiser.statusCode]).toEqual([url, 200]);
+    }
+    const count = (cookie: string) =>
+      t.app.inject({ url: '/admin/mailings/audience-count', headers: { cookie } });
+    expect((await count(users.leaderA!.cookie)).statusCode).toBe(403);
+    expect((await count(users.organiser!.cookie)).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ url: '/admin/petitions', headers: { cookie: users.leaderA!.cookie } }))
+        .statusCode,
+    ).toBe(200);
+  });
+
   it('leader of A never sees a member only of B through the service either', async () => {
     const leaderA = { id: users.leaderA!.userId, role: 'organiser' };
     const result = await t.services.people.searchPeople({ viewer: leaderA, perPage: 500 });
