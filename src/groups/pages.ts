@@ -128,6 +128,10 @@ export function groupPublicPage(input: {
             />
             <label for="join-subscribe">Email me about this group's actions and events</label>
           </p>
+          <p class="visually-hidden" aria-hidden="true">
+            <label for="join-website">Leave this empty</label>
+            <input id="join-website" name="website" type="text" tabindex="-1" autocomplete="off" />
+          </p>
           <p><button type="submit">Join</button></p>
         </form>
       </section>`,

@@ -44,6 +44,7 @@ const joinBody = Type.Object({
   family_name: Type.Optional(Type.String({ maxLength: 200 })),
   postal_code: Type.Optional(Type.String({ maxLength: 40 })),
   subscribe: Type.Optional(Type.String({ maxLength: 10 })),
+  website: Type.Optional(Type.String({ maxLength: 500 })),
 });
 
 function groupInput(body: typeof groupBody.static): GroupInput {
@@ -102,6 +103,14 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
         postalCode: b.postal_code,
         subscribe: b.subscribe === 'yes',
       };
+      if (b.website) {
+        // A filled honeypot is a bot: answer like a success, change nothing.
+        ctx.log.info({ group: group.id }, 'group join honeypot filled');
+        return sendHtml(
+          reply,
+          await publicPage(group, { notice: `Welcome to ${group.name}! You are now a member.` }),
+        );
+      }
       try {
         await groups.joinGroup(
           group.slug,

@@ -103,4 +103,24 @@ describe.skipIf(!chromiumAvailable)('events in Chromium: RSVP, waitlist, check-i
     expect(await axeViolations(page)).toEqual([]);
     await context.close();
   });
+
+  it('joins a local group from its public page, accessible', async () => {
+    const state = await t.services.groups.createGroup({ name: 'Clean Air Nevada', level: 'state' });
+    const local = await t.services.groups.createGroup({
+      name: 'Clean Air Reno',
+      level: 'local',
+      parentId: state.id,
+    });
+    const context = await newContext(browser, { baseUrl });
+    const page = await context.newPage();
+    await page.goto(`/groups/${local.slug}`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Clean Air Reno');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByLabel('Email (required)').fill('reno@example.org');
+    await page.getByLabel('First name').fill('Ren');
+    await page.getByRole('button', { name: 'Join' }).click();
+    expect(await page.getByRole('status').textContent()).toContain('You are now a member');
+    expect(await t.services.groups.countMembers(state.id)).toBe(1);
+    await context.close();
+  });
 });

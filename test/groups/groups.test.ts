@@ -78,6 +78,8 @@ describe('groups: tree, membership by joining and by rules, leaders, public page
     expect([person.givenName, person.familyName]).toEqual(['Olu', 'Ade']);
     expect(person.activity.filter((a) => a.kind === 'group.join')).toHaveLength(1);
     expect(await t.services.groups.countMembers(ids.a!)).toBe(1);
+    await join('clean-air-oakland', 'bot@example.org', { website: 'https://spam.example' });
+    expect((await t.services.people.searchPeople({ email: 'bot@example.org' })).total).toBe(0);
     const bad = await join('clean-air-oakland', 'nope');
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toContain('valid email address');
