@@ -78,12 +78,12 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const counters = new CounterBatcher(db, log);
   const ipLimiter = new RateLimiter(config.signRateIp, 10 * 60_000);
   const emailLimiter = new RateLimiter(config.signRateEmail, 3600_000);
-  const petitionCache = new Map<string, { at: number; petition: Petition }>();
+  const petitionCache = new Map<string, { at: number; petition: Promise<Petition> }>();
   // Postal code → district, per petition; forgotten every minute so other processes see new uploads.
-  const districtCache = new Map<string, { id: string; name: string } | null>();
+  const districtCache = new Map<string, Promise<{ id: string; name: string } | null>>();
   let districtCacheAt = Date.now();
   const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
-  const countCache = new Map<string, { at: number; count: PublicCount }>();
+  const countCache = new Map<string, { at: number; count: Promise<PublicCount> }>();
   const markdownCache = new Map<string, { key: string; html: string }>();
   // Signatures arriving together commit together (one SQLite writer; a few parallel batches on PostgreSQL).
   const signCommitter = new GroupCommitter<SignItem, SignOutcome>(
@@ -115,10 +115,17 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   async function getPetitionBySlug(slug: string): Promise<Petition> {
     const cached = petitionCache.get(slug);
     if (cached && Date.now() - cached.at < PETITION_CACHE_MS) return cached.petition;
-    const row = slugPattern.test(slug) ? await store.findPetitionBySlug(db, slug) : undefined;
-    if (!row) throw new AppError('not_found', 'There is no such petition.');
-    const petition = await loadPetition(row);
-    petitionCache.set(slug, { at: Date.now(), petition });
+    // One load shared by every request that arrives meanwhile (no stampede when the entry expires).
+    const petition = (async () => {
+      const row = slugPattern.test(slug) ? await store.findPetitionBySlug(db, slug) : undefined;
+      if (!row) throw new AppError('not_found', 'There is no such petition.');
+      return loadPetition(row);
+    })();
+    const entry = { at: Date.now(), petition };
+    petitionCache.set(slug, entry);
+    petition.catch(() => {
+      if (petitionCache.get(slug) === entry) petitionCache.delete(slug);
+    });
     return petition;
   }
 
@@ -281,22 +288,23 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       districtCache.clear();
       districtCacheAt = Date.now();
     }
-    if (districtCache.has(cacheKey)) return districtCache.get(cacheKey) ?? null;
+    const cached = districtCache.get(cacheKey);
+    if (cached) return cached;
     const candidates = [code];
     const short = code.split(/[-\s]/)[0];
     if (short && short !== code) candidates.push(short);
-    let found: { id: string; name: string } | null = null;
-    for (const candidate of candidates) {
-      const rows = await store.findDistrictForPostcode(db, [petitionId, '*'], candidate);
-      const row = rows.find((r) => r.scope === petitionId) ?? rows[0];
-      if (row) {
-        found = { id: row.district_id, name: row.district_name };
-        break;
+    const lookup = (async () => {
+      for (const candidate of candidates) {
+        const rows = await store.findDistrictForPostcode(db, [petitionId, '*'], candidate);
+        const row = rows.find((r) => r.scope === petitionId) ?? rows[0];
+        if (row) return { id: row.district_id, name: row.district_name };
       }
-    }
+      return null;
+    })();
     if (districtCache.size > 50_000) districtCache.clear();
-    districtCache.set(cacheKey, found);
-    return found;
+    districtCache.set(cacheKey, lookup);
+    lookup.catch(() => districtCache.delete(cacheKey));
+    return lookup;
   }
 
   async function districtNameMap(petitionId: string): Promise<Map<string, string>> {
@@ -634,9 +642,13 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   async function getPublicCount(slug: string): Promise<PublicCount> {
     const cached = countCache.get(slug);
     if (cached && Date.now() - cached.at < COUNT_CACHE_MS) return cached.count;
-    const petition = await getPetitionBySlug(slug);
-    const count = await publicCountOf(petition);
-    countCache.set(slug, { at: Date.now(), count });
+    // Readers arriving while the count is read share that one read.
+    const count = getPetitionBySlug(slug).then(publicCountOf);
+    const entry = { at: Date.now(), count };
+    countCache.set(slug, entry);
+    count.catch(() => {
+      if (countCache.get(slug) === entry) countCache.delete(slug);
+    });
     return count;
   }
 

@@ -178,4 +178,22 @@ describe('signing a petition', () => {
     expect(rows).toHaveLength(6);
     expect((await t.services.petitions.publicCountOf(petition)).total).toBe(6);
   });
+
+  it('loads a petition and its count once for readers arriving together', async () => {
+    const petition = await openPetition(t);
+    // Publishing again empties the caches: the next readers all arrive to a cold cache.
+    await t.services.petitions.publishPetition(petition.row.id);
+    const [a, b, c] = await Promise.all([
+      t.services.petitions.getPetitionBySlug(petition.row.slug),
+      t.services.petitions.getPetitionBySlug(petition.row.slug),
+      t.services.petitions.getPetitionBySlug(petition.row.slug),
+    ]);
+    expect(b).toBe(a);
+    expect(c).toBe(a);
+    await t.services.petitions.publishPetition(petition.row.id);
+    const counts = await Promise.all(
+      Array.from({ length: 5 }, () => t.services.petitions.getPublicCount(petition.row.slug)),
+    );
+    for (const count of counts) expect(count).toBe(counts[0]);
+  });
 });
