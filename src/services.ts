@@ -61,13 +61,14 @@ export function createServices(ctx: AppContext): Services {
   const mail = createMailService(ctx);
   const people = createPeopleService(ctx);
   const petitions = createPetitionService(ctx, { people, mail });
+  const groups = createGroupsService(ctx, { people, auth });
   const mailings = createMailingsService(ctx, {
+    groups: { memberIdsQuery: (groupIds, executor) => groups.memberIdsQuery(groupIds, executor) },
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
     activity: (personId, kind, summary, details) =>
       people.addActivity(ctx.db, personId, kind, summary, details),
   });
   const events = createEventsService(ctx, { people, mail });
-  const groups = createGroupsService(ctx, { people, auth });
   events.useGroupMembership((executor, groupId, personId) =>
     groups.addMemberFromEvent(executor, groupId, personId),
   );

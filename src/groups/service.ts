@@ -73,8 +73,8 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
   }
 
   /** The groups and every group below them (the tree is small: read whole). */
-  async function withDescendants(groupIds: readonly string[]): Promise<string[]> {
-    const rows = await store.listGroups(db);
+  async function withDescendants(groupIds: readonly string[], executor: Executor = db): Promise<string[]> {
+    const rows = await store.listGroups(executor);
     const result = new Set(groupIds.filter((id) => rows.some((r) => r.id === id)));
     let grew = true;
     while (grew) {
@@ -184,9 +184,12 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
   }
 
   /** Person ids in any of the groups (each with its sub-groups): joined members and rule matches. */
-  async function memberIdsQuery(groupIds: readonly string[]): Promise<PersonIdSubquery> {
-    const all = await withDescendants(groupIds);
-    const rules = await store.listRules(db, all);
+  async function memberIdsQuery(
+    groupIds: readonly string[],
+    executor: Executor = db,
+  ): Promise<PersonIdSubquery> {
+    const all = await withDescendants(groupIds, executor);
+    const rules = await store.listRules(executor, all);
     const postalPrefixes = rules.filter((r) => r.kind === 'postal_prefix').map((r) => r.value);
     const districts = rules.filter((r) => r.kind === 'district').map((r) => r.value);
     const matches =

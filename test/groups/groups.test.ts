@@ -197,6 +197,36 @@ describe('groups: tree, membership by joining and by rules, leaders, public page
     expect(await t.services.groups.isMember(ids.a!, walker.id)).toBe(true);
     expect((await t.services.groups.groupsOfPerson(walker.id)).map((g) => g.source)).toEqual(['event']);
   });
+
+  it('mails a group: the "in group" audience reaches its subscribed members and its sub-groups\'', async () => {
+    await t.services.people.mergePeople(t.ctx.db, [
+      { email: 'olu@example.org', subscribe: true },
+      { email: 'fresno@example.org', subscribe: true },
+      { email: 'elsewhere@example.org', subscribe: true },
+    ]);
+    const count = (groups: string[]) => t.services.mailings.countAudience({ groups });
+    // Oakland: Olu joined, the walker RSVPed (not subscribed). Fresno: matched by its postal-code rule.
+    expect(await count([ids.a!])).toBe(1);
+    expect(await count([ids.b!])).toBe(1);
+    expect(await count([ids.s!])).toBe(2);
+    expect(await count([])).toBe(3);
+    const mailingId = await t.services.mailings.createMailing({
+      fromName: 'Clean Air California',
+      fromAddress: 'ca@act.example',
+      subject: 'Our state meeting',
+      body: 'See you there.',
+      format: 'markdown',
+      audience: { groups: [ids.s!] },
+    });
+    expect(await t.services.mailings.startSending(mailingId)).toBe(2);
+    const recipients = await t.ctx.db
+      .selectFrom('mailing_recipients')
+      .select('email')
+      .where('mailing_id', '=', mailingId)
+      .orderBy('email')
+      .execute();
+    expect(recipients.map((r) => r.email)).toEqual(['fresno@example.org', 'olu@example.org']);
+  });
 });
 
 describe('access matrix: who sees which people', () => {

@@ -24,6 +24,8 @@ export const AudienceDefinitionSchema = Type.Object(
     opened: Type.Optional(names),
     /** Mailing ids: clicked in any of them. */
     clicked: Type.Optional(names),
+    /** Group ids: a member of any of them (with their sub-groups and membership rules). */
+    groups: Type.Optional(names),
   },
   { additionalProperties: false },
 );
@@ -41,6 +43,7 @@ const keys = [
   'notSigned',
   'opened',
   'clicked',
+  'groups',
 ] as const;
 
 /** Trims values, drops blanks and empty criteria; throws `invalid` for anything else. */
@@ -78,6 +81,7 @@ export function describeAudience(audience: AudienceDefinition): string[] {
     notSigned: 'Has NOT signed petition',
     opened: 'Opened mailing',
     clicked: 'Clicked in mailing',
+    groups: 'In group',
   };
   const lines = keys
     .filter((k) => audience[k]?.length)

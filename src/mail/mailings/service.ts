@@ -23,6 +23,12 @@ import { MailTokens } from '../tracking/tokens.ts';
 import { createMailTransport, type MailTransport } from '../transport.ts';
 import { CompiledMailing, type RecipientFields, type RenderedMessage } from './render.ts';
 import type { PetitionsForMail } from './sources.ts';
+import type { PersonIdSubquery } from '../../people/audience/index.ts';
+
+/** Group members for the "in group" audience criterion (the groups capability provides it). */
+export interface GroupsForMail {
+  memberIdsQuery(groupIds: readonly string[], executor: Executor): Promise<PersonIdSubquery>;
+}
 import * as store from './store.ts';
 import type { MailEventKind, MailingRow, MailingStatus } from './tables.ts';
 
@@ -102,7 +108,12 @@ const ourMessageId = /^<?m\.([0-9a-f-]{36})\.([0-9a-f-]{36})@[^>]+>?$/i;
 
 export function createMailingsService(
   ctx: AppContext,
-  options: { petitions?: PetitionsForMail | null; transport?: MailTransport; activity?: ActivityWriter } = {},
+  options: {
+    petitions?: PetitionsForMail | null;
+    transport?: MailTransport;
+    activity?: ActivityWriter;
+    groups?: GroupsForMail | null;
+  } = {},
 ) {
   const { db, config } = ctx;
   const tokens = new MailTokens(config.secretKey);
@@ -187,8 +198,15 @@ export function createMailingsService(
   }
   registerJobs();
 
-  function audienceFilter(executor: Executor, audience: AudienceDefinition): PeopleAudienceFilter {
+  async function audienceFilter(
+    executor: Executor,
+    audience: AudienceDefinition,
+  ): Promise<PeopleAudienceFilter> {
     const include = [];
+    if (audience.groups?.length) {
+      if (!options.groups) throw new AppError('invalid', 'Group criteria need the groups module.');
+      include.push(await options.groups.memberIdsQuery(audience.groups, executor));
+    }
     const exclude = [];
     if (audience.signed?.length || audience.notSigned?.length) {
       if (!petitions) throw new AppError('invalid', 'Petition criteria need the petitions module.');
@@ -212,13 +230,16 @@ export function createMailingsService(
     };
   }
 
-  function audienceQuery(executor: Executor, audience: AudienceDefinition): ReachableEmailQuery {
-    return selectReachableEmails(executor, audienceFilter(executor, audience));
+  async function audienceQuery(
+    executor: Executor,
+    audience: AudienceDefinition,
+  ): Promise<ReachableEmailQuery> {
+    return selectReachableEmails(executor, await audienceFilter(executor, audience));
   }
 
   /** Exact number of people a definition reaches right now (subscribed, not suppressed). */
   async function countAudience(audience: AudienceDefinition | string | unknown): Promise<number> {
-    return audienceStore.countDistinctPeople(db, audienceQuery(db, parseAudience(audience)));
+    return audienceStore.countDistinctPeople(db, await audienceQuery(db, parseAudience(audience)));
   }
 
   function rowFromInput(
@@ -340,7 +361,7 @@ export function createMailingsService(
       const count = await audienceStore.insertRecipientsFrom(
         trx,
         id,
-        audienceQuery(trx, audience),
+        await audienceQuery(trx, audience),
         testing ? 'held' : 'queued',
       );
       if (ab) {
