@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { html } from '../../web/html.ts';
@@ -65,6 +66,12 @@ const texts: Record<'en' | 'es', PublicTexts> = {
     leave: (list) => `Dejar «${list}»`,
   },
 };
+
+/** Constant-time comparison of two secrets of any length. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
 
 const languageOf = (language: string): 'en' | 'es' => (language === 'es' ? 'es' : 'en');
 
@@ -214,7 +221,9 @@ export async function mailingsPublicPlugin(
       const given = request.query.secret ?? request.headers['x-webhook-secret'];
       if (!secret)
         throw new AppError('not_found', 'The mail webhook is not enabled (set MAIL_WEBHOOK_SECRET).');
-      if (given !== secret) throw new AppError('unauthorized', 'The webhook secret is missing or wrong.');
+      if (typeof given !== 'string' || !sameSecret(given, secret)) {
+        throw new AppError('unauthorized', 'The webhook secret is missing or wrong.');
+      }
       const parsed = parseWebhookBody(request.body);
       if (parsed.kind === 'sns-subscription') {
         request.log.warn(

@@ -308,9 +308,10 @@ export class BulkSender {
         result.sent++;
       }
     };
-    // Two workers per SMTP connection: one's "sent" mark is written while the other's message is on
-    // the wire. In flight at any moment (the most a crash can send twice): this many messages.
-    const workers = Math.max(1, Math.min(ctx.config.bulkMail.concurrency * 2, todo.length));
+    // Three workers per SMTP connection keep it busy while others wait for their "sent" mark to
+    // commit. Each worker has at most one accepted-but-unrecorded message, so a crash sends at most
+    // this many messages twice.
+    const workers = Math.max(1, Math.min(ctx.config.bulkMail.concurrency * 3, todo.length));
     await Promise.all(Array.from({ length: workers }, worker));
     return result;
   }
