@@ -1,21 +1,38 @@
-import { PostgresAdapter, sql } from 'kysely';
-import { Migrator } from 'kysely/migration';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { DB } from './database.ts';
 import { migrations } from './migrations/index.ts';
 
+/**
+ * Runs the migrations not yet applied, in name order, in one transaction with their bookkeeping
+ * rows: all or nothing. Kysely's own Migrator is not used: it introspects every schema of the
+ * database, which fails while another schema (another app, a parallel test run) is being dropped.
+ */
 export async function migrateToLatest(db: DB): Promise<string[]> {
-  // On PostgreSQL name the schema: unnamed, Kysely takes a migration table in any schema (another
-  // test run's, another app's) for its own and then fails to find it.
-  const schema =
-    db.getExecutor().adapter instanceof PostgresAdapter
-      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
-      : undefined;
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-    ...(schema ? { migrationTableSchema: schema } : {}),
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return (db as unknown as Kysely<any>).transaction().execute(async (trx) => {
+    // One process migrates at a time: PostgreSQL takes an advisory lock; on SQLite our
+    // transactions begin IMMEDIATE, which already excludes other writers.
+    if (postgres) await sql`select pg_advisory_xact_lock(7234001)`.execute(trx);
+    await trx.schema
+      .createTable('undersign_migrations')
+      .ifNotExists()
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('applied_at', 'text', (c) => c.notNull())
+      .execute();
+    const done = new Set(
+      (await trx.selectFrom('undersign_migrations').select('name').execute()).map((r) => r.name as string),
+    );
+    const applied: string[] = [];
+    for (const name of Object.keys(migrations).sort()) {
+      if (done.has(name)) continue;
+      await migrations[name]!.up(trx);
+      await trx
+        .insertInto('undersign_migrations')
+        .values({ name, applied_at: new Date().toISOString() })
+        .execute();
+      applied.push(name);
+    }
+    return applied;
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
