@@ -105,7 +105,7 @@ describe('CSV import', () => {
 
   it('processes a file larger than one batch, each batch in its own transaction', async () => {
     const lines = ['email,name'];
-    for (let i = 0; i < 2500; i++) lines.push(`bulk${i % 2400}@import.test,Person ${i}`);
+    for (let i = 0; i < 6250; i++) lines.push(`bulk${i % 6000}@import.test,Person ${i}`);
     const progress: number[] = [];
     const path = file(lines.join('\r\n'));
     const id = await t.services.people.imports.createImport({
@@ -114,10 +114,10 @@ describe('CSV import', () => {
       tags: ['bulk'],
     });
     const status = await t.services.people.imports.runImport(id, (s) => progress.push(s.processedRows));
-    expect(progress).toEqual([1000, 2000, 2500]);
-    expect(status).toMatchObject({ status: 'done', createdRows: 2400, mergedRows: 100, errorRows: 0 });
+    expect(progress).toEqual([2500, 5000, 6250]);
+    expect(status).toMatchObject({ status: 'done', createdRows: 6000, mergedRows: 250, errorRows: 0 });
     expect(status.processedBytes).toBe(status.totalBytes);
-    expect((await t.services.people.searchPeople({ tag: 'bulk' })).total).toBe(2400);
+    expect((await t.services.people.searchPeople({ tag: 'bulk' })).total).toBe(6000);
     const [first] = (await t.services.people.searchPeople({ email: 'bulk5@import.test' })).people;
     expect(first).toMatchObject({ givenName: 'Person', familyName: '5' });
   });
@@ -163,20 +163,20 @@ describe('CSV import', () => {
 
   it('resumes after the last committed batch when run again', async () => {
     const lines = ['email'];
-    for (let i = 0; i < 1500; i++) lines.push(`resume${i}@import.test`);
+    for (let i = 0; i < 3750; i++) lines.push(`resume${i}@import.test`);
     const path = file(lines.join('\n'));
     const id = await t.services.people.imports.createImport({ filename: 'resume.csv', filePath: path });
     // As if a crash happened after the first batch committed.
     await t.services.people.mergePeople(
       t.ctx.db,
-      lines.slice(1, 1001).map((email) => ({ email })),
+      lines.slice(1, 2501).map((email) => ({ email })),
     );
     await t.ctx.db
       .updateTable('imports')
-      .set({ status: 'running', processed_rows: 1000, created_rows: 1000 })
+      .set({ status: 'running', processed_rows: 2500, created_rows: 2500 })
       .where('id', '=', id)
       .execute();
     const status = await t.services.people.imports.runImport(id);
-    expect(status).toMatchObject({ status: 'done', processedRows: 1500, createdRows: 1500, mergedRows: 0 });
+    expect(status).toMatchObject({ status: 'done', processedRows: 3750, createdRows: 3750, mergedRows: 0 });
   });
 });

