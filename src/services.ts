@@ -61,7 +61,11 @@ export function createServices(ctx: AppContext): Services {
   const mail = createMailService(ctx);
   const people = createPeopleService(ctx);
   const petitions = createPetitionService(ctx, { people, mail });
-  const groups = createGroupsService(ctx, { people, auth });
+  const groups = createGroupsService(ctx, {
+    people,
+    auth,
+    districtPostalCodes: (districtIds) => petitions.postalCodesInDistrictsQuery(districtIds),
+  });
   const mailings = createMailingsService(ctx, {
     groups: { memberIdsQuery: (groupIds, executor) => groups.memberIdsQuery(groupIds, executor) },
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),

@@ -3,7 +3,11 @@ import type { AppContext } from '../context.ts';
 import { isUniqueViolation, type Executor } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
-import { selectPersonIdsByAddress, type PersonIdSubquery } from '../people/audience/index.ts';
+import {
+  selectPersonIdsByAddress,
+  type PersonIdSubquery,
+  type PostalCodeSubquery,
+} from '../people/audience/index.ts';
 import type { PeopleService, PeopleViewer } from '../people/index.ts';
 import * as store from './store.ts';
 import type { GroupRow, GroupRuleRow } from './tables.ts';
@@ -31,6 +35,8 @@ export interface GroupNode extends GroupRow {
 export interface GroupsDeps {
   people: PeopleService;
   auth: AuthService;
+  /** Postal codes a district map puts in these districts (district rules match them too). */
+  districtPostalCodes?: (districtIds: readonly string[]) => PostalCodeSubquery;
 }
 
 function slugify(name: string): string {
@@ -194,7 +200,15 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     const districts = rules.filter((r) => r.kind === 'district').map((r) => r.value);
     const matches =
       postalPrefixes.length || districts.length
-        ? [selectPersonIdsByAddress(db, { postalPrefixes, districts })]
+        ? [
+            selectPersonIdsByAddress(db, {
+              postalPrefixes,
+              districts,
+              ...(districts.length && deps.districtPostalCodes
+                ? { districtPostalCodes: deps.districtPostalCodes(districts) }
+                : {}),
+            }),
+          ]
         : [];
     return store.memberIdsSubquery(db, all, matches);
   }

@@ -772,6 +772,9 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     signaturesForDelivery,
     deliveryDistricts,
     signerIdsQuery,
+    /** Postal codes the organisation-wide district map puts in these districts (a subquery). */
+    postalCodesInDistrictsQuery: (districtIds: readonly string[]) =>
+      store.selectPostalCodesInDistricts(db, districtIds),
     signerIdsWithSourcePrefixQuery,
     /** Totals across every petition, for the organisation dashboard. */
     signatureStats: async (sinceIso: string) => {

@@ -413,6 +413,15 @@ export async function upsertDistrictPostcodes(
   }
 }
 
+/** Postal codes that the organisation-wide map (scope '*') puts in any of these districts. */
+export function selectPostalCodesInDistricts(db: Executor, districtIds: readonly string[]) {
+  return db
+    .selectFrom('district_postcodes')
+    .select('district_postcodes.postal_code')
+    .where('district_postcodes.scope', '=', '*')
+    .where('district_postcodes.district_id', 'in', [...districtIds]);
+}
+
 export async function findDistrictForPostcode(
   db: Executor,
   scopes: readonly string[],

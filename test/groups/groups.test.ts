@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/auth/index.ts';
 import { signIn, type SignedIn } from '../helpers/auth.ts';
-import { createTestApp, type TestRuntime } from '../helpers/runtime.ts';
+import { createTestApp, createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 type T = TestRuntime & { app: FastifyInstance };
 
@@ -359,5 +359,33 @@ describe('access matrix: who sees which people', () => {
     const streamed: string[] = [];
     for await (const person of t.services.people.streamPeople({ viewer: leaderA })) streamed.push(person.id);
     expect(streamed.sort()).toEqual(visible.leaderA!.map((name) => personIds[name]).sort());
+  });
+});
+
+describe('groups: district rules', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await createTestRuntime();
+  });
+  afterAll(async () => {
+    await t.services.petitions.close();
+    await t.close();
+  });
+
+  it('a district rule takes in people whose postal code the district map puts there', async () => {
+    const group = await t.services.groups.createGroup({ name: 'Assembly District 7', level: 'local' });
+    await t.services.groups.addRule(group.id, 'district', 'AD-07');
+    const [inside, outside] = await t.services.people.mergePeople(t.ctx.db, [
+      { email: 'inside@example.org', address: { postalCode: '95814' } },
+      { email: 'outside@example.org', address: { postalCode: '90001' } },
+    ]);
+    expect(await t.services.groups.isMember(group.id, inside!.personId)).toBe(false);
+    await t.services.petitions.importDistricts(
+      null,
+      '95814,AD-07,Assembly District 7\n90001,AD-54,Assembly District 54\n',
+    );
+    expect(await t.services.groups.isMember(group.id, inside!.personId)).toBe(true);
+    expect(await t.services.groups.isMember(group.id, outside!.personId)).toBe(false);
+    expect(await t.services.groups.countMembers(group.id)).toBe(1);
   });
 });

@@ -90,6 +90,19 @@ describe('mail audiences', () => {
     expect(await count({ postalCodes: ['20095', '10117'] })).toBe(2); // cy, ben
   });
 
+  it('"in district D" uses the organisation-wide postal code → district map', async () => {
+    expect(await count({ districts: ['BE-1'] })).toBe(0);
+    const result = await t.services.petitions.importDistricts(
+      null,
+      'postal_code,district_id,district_name\n10115,BE-1,Berlin Mitte\n10117,BE-1,Berlin Mitte\n20095,HH-1,Hamburg\n',
+    );
+    expect(result.imported).toBe(3);
+    expect(await count({ districts: ['BE-1'] })).toBe(2); // ana, ben
+    expect(await count({ districts: ['BE-1', 'HH-1'] })).toBe(3); // ana, ben, cy
+    expect(await count({ districts: ['BE-1'], languages: ['es'] })).toBe(1); // ana
+    expect(await count({ districts: ['NOWHERE'] })).toBe(0);
+  });
+
   it('"signed petition X" and "has NOT signed petition X" split the audience', async () => {
     expect(await count({ signed: [petition.id] })).toBe(2); // ben, dee
     expect(await count({ notSigned: [petition.id] })).toBe(2); // ana, cy

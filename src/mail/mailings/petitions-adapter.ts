@@ -12,6 +12,9 @@ export function petitionsForMail(petitions: PetitionService, publicUrl: string):
     selectSignersWithSourcePrefix(_db, prefix) {
       return petitions.signerIdsWithSourcePrefixQuery(prefix);
     },
+    selectDistrictPostalCodes(districtIds) {
+      return petitions.postalCodesInDistrictsQuery(districtIds);
+    },
     async petitionUrl(petitionId) {
       try {
         const petition = await petitions.getPetition(petitionId);

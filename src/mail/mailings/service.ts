@@ -222,7 +222,14 @@ export function createMailingsService(
       ...(audience.tags ? { tags: audience.tags } : {}),
       ...(audience.excludeTags ? { excludeTags: audience.excludeTags } : {}),
       ...(audience.postalCodes ? { postalCodes: audience.postalCodes } : {}),
-      ...(audience.districts ? { districts: audience.districts } : {}),
+      ...(audience.districts
+        ? {
+            districts: audience.districts,
+            ...(petitions
+              ? { districtPostalCodes: petitions.selectDistrictPostalCodes(audience.districts) }
+              : {}),
+          }
+        : {}),
       ...(audience.languages ? { languages: audience.languages } : {}),
       include,
       exclude,

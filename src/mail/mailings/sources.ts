@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/index.ts';
-import type { PersonIdSubquery } from '../../people/audience/index.ts';
+import type { PersonIdSubquery, PostalCodeSubquery } from '../../people/audience/index.ts';
 
 /**
  * What bulk email needs from petitions, given by the petitions service (services.ts wires it):
@@ -10,6 +10,8 @@ export interface PetitionsForMail {
   selectSigners(db: Executor, petitionIds: readonly string[]): PersonIdSubquery;
   /** People whose signature (on any petition) carries a source code starting with this prefix. */
   selectSignersWithSourcePrefix(db: Executor, prefix: string): PersonIdSubquery;
+  /** Postal codes the organisation-wide district map puts in these districts. */
+  selectDistrictPostalCodes(districtIds: readonly string[]): PostalCodeSubquery;
   /** The petition's public address (no query string), or null when it does not exist. */
   petitionUrl(petitionId: string): Promise<string | null>;
   /** Petitions an organiser can pick (id and title). */

@@ -12,5 +12,6 @@ export {
   type MergeFieldsRow,
   type PeopleAudienceFilter,
   type PersonIdSubquery,
+  type PostalCodeSubquery,
   type ReachableEmailQuery,
 } from './store.ts';

@@ -12,6 +12,8 @@ import { likeEscape } from '../../db/index.ts';
 export type PersonIdSubquery = SelectQueryBuilder<any, any, { person_id: string }>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AddressSubquery = SelectQueryBuilder<any, any, { address: string }>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PostalCodeSubquery = SelectQueryBuilder<any, any, { postal_code: string }>;
 
 export interface PeopleAudienceFilter {
   /** Member of any of these lists (by name). */
@@ -24,6 +26,8 @@ export interface PeopleAudienceFilter {
   postalCodes?: readonly string[];
   /** Any address lies in any of these districts. */
   districts?: readonly string[];
+  /** Postal codes a district map puts in `districts`: an address with one of them is in too. */
+  districtPostalCodes?: PostalCodeSubquery;
   /** Preferred language is any of these. */
   languages?: readonly string[];
   /** Each of these must contain the person (AND). */
@@ -104,12 +108,15 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
         .selectFrom('addresses')
         .select('addresses.person_id')
         .where((inner) =>
-          inner.or(
-            districts.map(
+          inner.or([
+            ...districts.map(
               (district) =>
                 sql<boolean>`${normalised} like ${'%,' + likeEscape(district) + ',%'} escape '\\'`,
             ),
-          ),
+            ...(filter.districtPostalCodes
+              ? [inner('addresses.postal_code', 'in', filter.districtPostalCodes)]
+              : []),
+          ]),
         ),
     );
   }
@@ -235,7 +242,11 @@ export async function listAllTagAndListNames(db: Executor): Promise<{ tags: stri
  */
 export function selectPersonIdsByAddress(
   db: Executor,
-  rule: { postalPrefixes?: readonly string[]; districts?: readonly string[] },
+  rule: {
+    postalPrefixes?: readonly string[];
+    districts?: readonly string[];
+    districtPostalCodes?: PostalCodeSubquery;
+  },
 ): PersonIdSubquery {
   const prefixes = (rule.postalPrefixes ?? []).map((code) => code.trim().toUpperCase().replace(/\s+/g, ' '));
   const districts = [...(rule.districts ?? [])];
@@ -251,6 +262,9 @@ export function selectPersonIdsByAddress(
         ...districts.map(
           (district) => sql<boolean>`${normalised} like ${'%,' + likeEscape(district) + ',%'} escape '\\'`,
         ),
+        ...(districts.length && rule.districtPostalCodes
+          ? [eb('addresses.postal_code', 'in', rule.districtPostalCodes)]
+          : []),
       ]),
     );
 }
