@@ -1,6 +1,7 @@
 import type { CurrentUser } from '../auth/index.ts';
 import { html, query, type HtmlValue, type SafeHtml } from '../web/html.ts';
 import { adminPage, csrfField, publicPage } from '../web/layout.ts';
+import { personFormFields } from '../web/person-fields.ts';
 import type { EventCounts, EventInput, RsvpOutcome } from './service.ts';
 import type { EventRow, RsvpRow } from './tables.ts';
 import { formatEventTime } from './time.ts';
@@ -82,62 +83,12 @@ export function eventPublicPage(input: {
               <p>${spacesText(event, counts)}</p>
               ${input.error ? html`<p class="error" role="alert" id="rsvp-error">${input.error}</p>` : ''}
               <form method="post" action="/events/${event.slug}/rsvp" class="rsvp-form">
-                <p>
-                  <label for="rsvp-email">Email (required)</label>
-                  <input
-                    id="rsvp-email"
-                    name="email"
-                    type="email"
-                    required
-                    autocomplete="email"
-                    value="${v.email ?? ''}"
-                    ${input.error ? html`aria-describedby="rsvp-error"` : ''}
-                  />
-                </p>
-                <p>
-                  <label for="rsvp-given">First name</label>
-                  <input
-                    id="rsvp-given"
-                    name="given_name"
-                    type="text"
-                    autocomplete="given-name"
-                    value="${v.givenName ?? ''}"
-                  />
-                </p>
-                <p>
-                  <label for="rsvp-family">Last name</label>
-                  <input
-                    id="rsvp-family"
-                    name="family_name"
-                    type="text"
-                    autocomplete="family-name"
-                    value="${v.familyName ?? ''}"
-                  />
-                </p>
-                <p>
-                  <label for="rsvp-postal">Postal code</label>
-                  <input
-                    id="rsvp-postal"
-                    name="postal_code"
-                    type="text"
-                    autocomplete="postal-code"
-                    value="${v.postalCode ?? ''}"
-                  />
-                </p>
-                <p>
-                  <input
-                    id="rsvp-subscribe"
-                    name="subscribe"
-                    type="checkbox"
-                    value="yes"
-                    ${v.subscribe ? 'checked' : ''}
-                  />
-                  <label for="rsvp-subscribe">Email me about future actions and events</label>
-                </p>
-                <p class="visually-hidden" aria-hidden="true">
-                  <label for="rsvp-website">Leave this empty</label>
-                  <input id="rsvp-website" name="website" type="text" tabindex="-1" autocomplete="off" />
-                </p>
+                ${personFormFields({
+                  prefix: 'rsvp',
+                  values: v,
+                  errorId: input.error ? 'rsvp-error' : undefined,
+                  subscribeLabel: 'Email me about future actions and events',
+                })}
                 <p><button type="submit">${full ? 'Join the waitlist' : 'RSVP'}</button></p>
               </form>
             </section>`

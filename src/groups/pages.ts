@@ -2,6 +2,7 @@ import type { CurrentUser } from '../auth/index.ts';
 import type { EventRow } from '../events/index.ts';
 import type { PersonSummary } from '../people/index.ts';
 import { html, type SafeHtml } from '../web/html.ts';
+import { personFormFields } from '../web/person-fields.ts';
 import { adminPage, csrfField, publicPage } from '../web/layout.ts';
 import type { GroupNode } from './service.ts';
 import type { GroupRow, GroupRuleRow } from './tables.ts';
@@ -77,61 +78,11 @@ export function groupPublicPage(input: {
         ${input.notice ? html`<p role="status" class="notice">${input.notice}</p>` : ''}
         ${input.error ? html`<p role="alert" class="error" id="join-error">${input.error}</p>` : ''}
         <form method="post" action="/groups/${group.slug}/join">
-          <p>
-            <label for="join-email">Email (required)</label>
-            <input
-              id="join-email"
-              name="email"
-              type="email"
-              required
-              autocomplete="email"
-              value="${v.email ?? ''}"
-            />
-          </p>
-          <p>
-            <label for="join-given">First name</label>
-            <input
-              id="join-given"
-              name="given_name"
-              type="text"
-              autocomplete="given-name"
-              value="${v.givenName ?? ''}"
-            />
-          </p>
-          <p>
-            <label for="join-family">Last name</label>
-            <input
-              id="join-family"
-              name="family_name"
-              type="text"
-              autocomplete="family-name"
-              value="${v.familyName ?? ''}"
-            />
-          </p>
-          <p>
-            <label for="join-postal">Postal code</label>
-            <input
-              id="join-postal"
-              name="postal_code"
-              type="text"
-              autocomplete="postal-code"
-              value="${v.postalCode ?? ''}"
-            />
-          </p>
-          <p>
-            <input
-              id="join-subscribe"
-              name="subscribe"
-              type="checkbox"
-              value="yes"
-              ${v.subscribe ? 'checked' : ''}
-            />
-            <label for="join-subscribe">Email me about this group's actions and events</label>
-          </p>
-          <p class="visually-hidden" aria-hidden="true">
-            <label for="join-website">Leave this empty</label>
-            <input id="join-website" name="website" type="text" tabindex="-1" autocomplete="off" />
-          </p>
+          ${personFormFields({
+            prefix: 'join',
+            values: v,
+            subscribeLabel: "Email me about this group's actions and events",
+          })}
           <p><button type="submit">Join</button></p>
         </form>
       </section>`,
