@@ -776,6 +776,9 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     postalCodesInDistrictsQuery: (districtIds: readonly string[]) =>
       store.selectPostalCodesInDistricts(db, districtIds),
     signerIdsWithSourcePrefixQuery,
+    /** Counted signatures whose source starts with `prefix`, per hour (mail reports). */
+    countSignaturesWithSourcePrefixByHour: (prefix: string) =>
+      store.countSignaturesWithSourcePrefixByHour(db, prefix),
     /** Totals across every petition, for the organisation dashboard. */
     signatureStats: async (sinceIso: string) => {
       await counters.flush();

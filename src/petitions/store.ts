@@ -384,6 +384,22 @@ export function signerIdsWithSourcePrefixSubquery(db: Executor, prefix: string) 
     .where('signatures.confirmed_at', 'is not', null);
 }
 
+/** Counted signatures whose source code starts with `prefix`, per hour (UTC "YYYY-MM-DDTHH"). */
+export async function countSignaturesWithSourcePrefixByHour(
+  db: Executor,
+  prefix: string,
+): Promise<Array<{ hour: string; n: number }>> {
+  const hour = sql<string>`substr(signatures.created_at, 1, 13)`;
+  const rows = await db
+    .selectFrom('signatures')
+    .select([hour.as('hour'), (eb) => eb.fn.countAll<number>().as('n')])
+    .where('signatures.source', 'like', sql<string>`${likeEscape(prefix) + '%'} escape '\\'`)
+    .where('signatures.confirmed_at', 'is not', null)
+    .groupBy(hour)
+    .execute();
+  return rows.map((r) => ({ hour: r.hour, n: Number(r.n) }));
+}
+
 /* Districts */
 
 export async function upsertDistrictPostcodes(

@@ -235,6 +235,15 @@ describe('mailings admin', () => {
     report = await t.services.mailings.mailingReport(id);
     expect(report.signatures).toBe(1);
     expect(report.winner).toEqual({ variant: 'B', by: 'signatures' });
+    // The signature also shows in the report over time, in the hour it was made.
+    const thisHour = new Date().toISOString().slice(0, 13);
+    expect(report.hourly.find((h) => h.hour === thisHour)?.signatures).toBe(1);
+    const reportPage = await t.app.inject({
+      method: 'GET',
+      url: `/admin/mailings/${id}`,
+      headers: { cookie: organiser.cookie },
+    });
+    expect(reportPage.body).toContain('<th scope="col">Signatures</th>');
     // One held-back person signs before the rest goes out: they are skipped (action-aware).
     const heldRow = await t.ctx.db
       .selectFrom('mailing_recipients')

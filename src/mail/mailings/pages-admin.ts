@@ -503,6 +503,7 @@ export function mailingDetailPage(
                       <th scope="col">Unsubscribes</th>
                       <th scope="col">Bounces</th>
                       <th scope="col">Complaints</th>
+                      <th scope="col">Signatures</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -516,6 +517,7 @@ export function mailingDetailPage(
                           <td>${h.unsubscribe}</td>
                           <td>${h.bounce}</td>
                           <td>${h.complaint}</td>
+                          <td>${h.signatures}</td>
                         </tr>`,
                     )}
                   </tbody>

@@ -15,6 +15,9 @@ export function petitionsForMail(petitions: PetitionService, publicUrl: string):
     selectDistrictPostalCodes(districtIds) {
       return petitions.postalCodesInDistrictsQuery(districtIds);
     },
+    countSignaturesWithSourcePrefixByHour(prefix) {
+      return petitions.countSignaturesWithSourcePrefixByHour(prefix);
+    },
     async petitionUrl(petitionId) {
       try {
         const petition = await petitions.getPetition(petitionId);

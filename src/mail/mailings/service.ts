@@ -75,7 +75,7 @@ export interface MailingReport {
     signatures: number;
   }>;
   winner: { variant: string; by: 'signatures' | 'clicks' } | null;
-  /** Messages sent and events per hour (UTC), oldest first. */
+  /** Messages sent, events and signatures per hour (UTC), oldest first. */
   hourly: store.HourlyRow[];
 }
 
@@ -604,7 +604,11 @@ export function createMailingsService(
       signatures: Object.values(signaturesByVariant).reduce((sum, n) => sum + n, 0),
       variants,
       winner,
-      hourly: await store.countActivityByHour(db, id),
+      hourly: await store.countActivityByHour(
+        db,
+        id,
+        petitions ? await petitions.countSignaturesWithSourcePrefixByHour(`m.${id}.`) : [],
+      ),
     };
   }
 

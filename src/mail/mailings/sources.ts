@@ -12,6 +12,8 @@ export interface PetitionsForMail {
   selectSignersWithSourcePrefix(db: Executor, prefix: string): PersonIdSubquery;
   /** Postal codes the organisation-wide district map puts in these districts. */
   selectDistrictPostalCodes(districtIds: readonly string[]): PostalCodeSubquery;
+  /** Signatures whose source code starts with this prefix, per hour (UTC "YYYY-MM-DDTHH"). */
+  countSignaturesWithSourcePrefixByHour(prefix: string): Promise<Array<{ hour: string; n: number }>>;
   /** The petition's public address (no query string), or null when it does not exist. */
   petitionUrl(petitionId: string): Promise<string | null>;
   /** Petitions an organiser can pick (id and title). */

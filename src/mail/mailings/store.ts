@@ -483,10 +483,16 @@ export interface HourlyRow {
   unsubscribe: number;
   bounce: number;
   complaint: number;
+  /** Signatures that came from this mailing. */
+  signatures: number;
 }
 
-/** Sent messages and events per hour (UTC, "YYYY-MM-DDTHH"), oldest first. */
-export async function countActivityByHour(db: Executor, mailingId: string): Promise<HourlyRow[]> {
+/** Sent messages, events and signatures per hour (UTC, "YYYY-MM-DDTHH"), oldest first. */
+export async function countActivityByHour(
+  db: Executor,
+  mailingId: string,
+  signaturesByHour: ReadonlyArray<{ hour: string; n: number }> = [],
+): Promise<HourlyRow[]> {
   const sentHour = sql<string>`substr(sent_at, 1, 13)`;
   const eventHour = sql<string>`substr(created_at, 1, 13)`;
   const sent = await db
@@ -506,12 +512,13 @@ export async function countActivityByHour(db: Executor, mailingId: string): Prom
   const rowOf = (hour: string) => {
     let row = rows.get(hour);
     if (!row) {
-      row = { hour, sent: 0, open: 0, click: 0, unsubscribe: 0, bounce: 0, complaint: 0 };
+      row = { hour, sent: 0, open: 0, click: 0, unsubscribe: 0, bounce: 0, complaint: 0, signatures: 0 };
       rows.set(hour, row);
     }
     return row;
   };
   for (const r of sent) rowOf(r.hour).sent = Number(r.n);
+  for (const r of signaturesByHour) rowOf(r.hour).signatures = r.n;
   for (const r of events) {
     const row = rowOf(r.hour);
     if (r.kind in row && r.kind !== 'hour') (row as unknown as Record<string, number>)[r.kind] = Number(r.n);
