@@ -402,4 +402,24 @@ describe('OSDI API contract', () => {
       status: 'draft',
     });
   });
+
+  it('pages through every message, past the first few hundred, in a stable order', async () => {
+    for (let i = 0; i < 230; i++) {
+      await t.services.mailings.createMailing({
+        fromName: 'Org',
+        fromAddress: 'org@example.org',
+        subject: `Update ${i}`,
+        body: 'Hello',
+        format: 'markdown',
+      });
+    }
+    const first = await get('/api/v1/messages?per_page=25');
+    expect(first.body.total_records).toBe(231);
+    expect(first.body.total_pages).toBe(10);
+    expect(first.body._embedded['osdi:messages'][0].subject).toBe('Sign for the library');
+    const last = await get('/api/v1/messages?per_page=25&page=10');
+    expect(last.body._embedded['osdi:messages'].map((m: Json) => m.subject)).toEqual(
+      [224, 225, 226, 227, 228, 229].map((i) => `Update ${i}`),
+    );
+  });
 });

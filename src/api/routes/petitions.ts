@@ -221,14 +221,14 @@ export async function petitionsApiRoutes(app: FastifyInstance, options: ApiRoute
     },
     async (request, reply) => {
       const p = paging(request.query, max);
-      const rows = (await mailings.listMailings()).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const { rows, total } = await mailings.listMailingsPage({ offset: p.offset, limit: p.limit });
       return hal(reply).send(
         collection(
           urls,
           '/messages',
           'osdi:messages',
-          rows.slice(p.offset, p.offset + p.limit).map((m) => messageToOsdi(urls, m)),
-          rows.length,
+          rows.map((m) => messageToOsdi(urls, m)),
+          total,
           p,
         ),
       );

@@ -808,6 +808,8 @@ export function createMailingsService(
     updateDraft,
     getMailing,
     listMailings: () => store.listMailings(db),
+    /** Every mailing, a page at a time, oldest first (the API's messages collection). */
+    listMailingsPage: (page: { offset: number; limit: number }) => store.listMailingsPage(db, page),
     countAudience,
     audienceChoices: async () => ({
       ...(await listAllTagAndListNames(db)),

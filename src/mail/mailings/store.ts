@@ -35,6 +35,25 @@ export async function listMailings(db: Executor, limit = 200): Promise<MailingRo
   return db.selectFrom('mailings').selectAll().orderBy('id', 'desc').limit(limit).execute();
 }
 
+/** One page of all mailings, oldest first (stable for paging), with the total. */
+export async function listMailingsPage(
+  db: Executor,
+  page: { offset: number; limit: number },
+): Promise<{ rows: MailingRow[]; total: number }> {
+  const rows = await db
+    .selectFrom('mailings')
+    .selectAll()
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  const count = await db
+    .selectFrom('mailings')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return { rows, total: Number(count.n) };
+}
+
 /** Scheduled mailings whose time has come. */
 export async function listDueMailings(db: Executor, now: string): Promise<MailingRow[]> {
   return db
