@@ -8,6 +8,7 @@ import {
   type AuthService,
 } from './auth/index.ts';
 import type { AppContext } from './context.ts';
+import { homePlugin } from './web/home.ts';
 import {
   createDashboardService,
   dashboardPlugin,
@@ -176,4 +177,9 @@ export async function registerPlugins(
     events: services.events,
   });
   await app.register(privacyPlugin, { ctx, privacy: services.privacy });
+  await app.register(homePlugin, {
+    orgName: ctx.config.orgName,
+    petitions: services.petitions,
+    events: services.events,
+  });
 }

@@ -21,6 +21,9 @@ describe.skipIf(!chromiumAvailable)('admin sign-in in Chromium', () => {
     const invite = await t.services.auth.createInvite({ role: 'owner', createdBy: null });
     const context = await newContext(browser, { baseUrl });
     const page = await context.newPage();
+    await page.goto('/');
+    expect(await axeViolations(page)).toEqual([]);
+    expect(await page.getByText('No petitions are open right now.').count()).toBe(1);
     await page.goto(new URL(invite.url).pathname);
     expect(await axeViolations(page)).toEqual([]);
     await page.getByLabel('Email').fill('founder@example.org');
