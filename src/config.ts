@@ -25,6 +25,8 @@ export interface Config {
   embeddedWorker: boolean;
   /** Trust X-Forwarded-* from a proxy in front (needed for client IPs behind one). */
   trustProxy: boolean;
+  /** Let webhooks deliver to loopback and private network addresses (off: no forged inner requests). */
+  webhookAllowPrivate: boolean;
   /** ALTCHA proof-of-work on petition forms (each petition can also turn it off). */
   signAltcha: boolean;
   /** Signing attempts allowed per client IP per 10 minutes (0: no limit). */
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: int('MAX_UPLOAD_MB', env.MAX_UPLOAD_MB, 200) * 1024 * 1024,
     embeddedWorker: (env.EMBEDDED_WORKER ?? 'true') !== 'false',
     trustProxy: env.TRUST_PROXY === 'true',
+    webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE === 'true',
     signAltcha: (env.SIGN_ALTCHA ?? 'true') !== 'false',
     signRateIp: int('SIGN_RATE_IP', env.SIGN_RATE_IP, 60),
     signRateEmail: int('SIGN_RATE_EMAIL', env.SIGN_RATE_EMAIL, 5),

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPrivateAddress } from '../../src/api/webhooks/address.ts';
 import { nowIso } from '../../src/ids.ts';
 import { updateEmailStatus } from '../../src/people/audience/index.ts';
 import { signIn, type SignedIn } from '../helpers/auth.ts';
@@ -58,7 +59,8 @@ describe('webhooks', () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    t = await createTestApp({ WEBHOOK_RETRY_BASE_MS: '0' });
+    // The test receiver listens on loopback, which webhooks refuse unless allowed.
+    t = await createTestApp({ WEBHOOK_RETRY_BASE_MS: '0', WEBHOOK_ALLOW_PRIVATE: 'true' });
     admin = await signIn(t, 'admin');
     key = (await t.services.api.createApiKey({ name: 'hooks', scope: 'write', createdBy: null })).secret;
   });
@@ -254,5 +256,57 @@ describe('webhooks', () => {
     });
     expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(0);
     expect(await t.services.api.webhooks.listDeliveries(hook.id)).toEqual([]);
+  });
+});
+
+describe('webhook addresses', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('refuses addresses inside the server network unless the operator allows them', async () => {
+    for (const url of [
+      'http://127.0.0.1:8080/hook',
+      'http://localhost/hook',
+      'http://10.1.2.3/hook',
+      'http://[::1]/hook',
+      'http://169.254.169.254/latest/meta-data',
+      'http://[::ffff:192.168.0.1]/hook',
+    ]) {
+      await expect(
+        t.services.api.webhooks.createWebhook({ url, events: ['person.created'], createdBy: null }),
+      ).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('inside this server') });
+    }
+    expect(await t.ctx.db.selectFrom('webhooks').selectAll().execute()).toEqual([]);
+  });
+
+  it('tells private from public addresses', () => {
+    for (const ip of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.1.1',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+    ]) {
+      expect(isPrivateAddress(ip)).toBe(true);
+    }
+    for (const ip of [
+      '93.184.216.34',
+      '172.32.0.1',
+      '8.8.8.8',
+      '2606:4700::1111',
+      '::ffff:8.8.8.8',
+      '::ffff:808:808',
+    ]) {
+      expect(isPrivateAddress(ip)).toBe(false);
+    }
   });
 });

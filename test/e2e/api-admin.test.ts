@@ -26,7 +26,7 @@ describe.skipIf(!chromiumAvailable)('API keys, webhooks and API docs in Chromium
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    t = await createTestApp();
+    t = await createTestApp({ WEBHOOK_ALLOW_PRIVATE: 'true' });
     baseUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
     browser = await launchBrowser();
     const admin = await signIn(t, 'admin');

@@ -1,3 +1,4 @@
+import { assertDeliverableAddress } from './address.ts';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AuthService } from '../../auth/index.ts';
 import type { AppContext } from '../../context.ts';
@@ -94,6 +95,7 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new AppError('invalid', 'The address must start with https:// or http://.');
     }
+    await assertDeliverableAddress(url, ctx.config.webhookAllowPrivate);
     const events = webhookEvents.filter((e) => input.events.includes(e));
     if (events.length === 0) throw new AppError('invalid', 'Choose at least one event.');
     // The first subscriber to a source starts its change feed now: history is not replayed to it.
@@ -322,6 +324,8 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     let status: number | null = null;
     let error: string | null = null;
     try {
+      // Checked again at each delivery: a name can be pointed at an inner address later.
+      await assertDeliverableAddress(new URL(hook.url), config.webhookAllowPrivate);
       const response = await fetch(hook.url, {
         method: 'POST',
         redirect: 'manual',
