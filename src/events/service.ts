@@ -516,6 +516,15 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
     cancelByToken,
     cancelLink: cancelUrl,
     listRsvps: (eventId: string, statuses?: readonly RsvpStatus[]) => store.listRsvps(db, eventId, statuses),
+    /** Pages for the API: every event in start order; an event's RSVPs in id order. */
+    listEventsPage: (page: { offset: number; limit: number }) => store.listEventsPage(db, page),
+    listRsvpsPage: (eventId: string, page: { offset: number; limit: number }) =>
+      store.listRsvpsPage(db, eventId, page),
+    /** One RSVP of the event, or undefined. */
+    findRsvpOfEvent: async (eventId: string, rsvpId: string) => {
+      const rsvp = await store.findRsvpById(db, rsvpId);
+      return rsvp && rsvp.event_id === eventId ? rsvp : undefined;
+    },
     streamRsvps,
     setCheckIn,
     sendReminders,

@@ -46,6 +46,48 @@ export function listEvents(
     .execute();
 }
 
+/** One page of all events in start order, with the total (the API's events collection). */
+export async function listEventsPage(
+  db: Executor,
+  page: { offset: number; limit: number },
+): Promise<{ rows: EventRow[]; total: number }> {
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .orderBy('starts_at')
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  const count = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return { rows, total: Number(count.n) };
+}
+
+/** One page of an event's RSVPs in id order, with the total. */
+export async function listRsvpsPage(
+  db: Executor,
+  eventId: string,
+  page: { offset: number; limit: number },
+): Promise<{ rows: RsvpRow[]; total: number }> {
+  const rows = await db
+    .selectFrom('rsvps')
+    .selectAll()
+    .where('event_id', '=', eventId)
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+  const count = await db
+    .selectFrom('rsvps')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('event_id', '=', eventId)
+    .executeTakeFirstOrThrow();
+  return { rows, total: Number(count.n) };
+}
+
 /** Events whose reminders are due (start within `until`) and not over yet. */
 export function listEventsStartingBetween(db: Executor, from: string, until: string): Promise<EventRow[]> {
   return db

@@ -100,4 +100,39 @@ describe('OSDI events and attendances', () => {
     expect(missing.status).toBe(404);
     expect(typeof missing.body.error).toBe('string');
   });
+
+  it('pages events in start order and attendances in the database, with true totals', async () => {
+    for (let day = 30; day > 3; day--) {
+      await t.services.events.createEvent({
+        title: `Canvass day ${day}`,
+        description: 'Doors.',
+        startsLocal: local(day, 10),
+        endsLocal: local(day, 12),
+        timeZone: 'UTC',
+        place: 'Office',
+        capacity: null,
+      });
+    }
+    const first = await call('GET', '/api/v1/events?per_page=25');
+    expect(first.body.total_records).toBe(28);
+    expect(first.body._embedded['osdi:events'][0].title).toBe('Canvass day 4');
+    const second = await call('GET', '/api/v1/events?per_page=25&page=2');
+    // Days 4–7, the teach-in (day 7, 18:00), days 8–27 fill the first page.
+    expect(second.body._embedded['osdi:events'].map((e: Json) => e.title)).toEqual([
+      'Canvass day 28',
+      'Canvass day 29',
+      'Canvass day 30',
+    ]);
+    const one = await call('GET', `/api/v1/events/${eventId}/attendances?per_page=1&page=2`);
+    expect(one.body.total_records).toBe(2);
+    expect(one.body._embedded['osdi:attendances']).toHaveLength(1);
+    const attendanceId = one.body._embedded['osdi:attendances'][0].identifiers[0].replace('undersign:', '');
+    const single = await call('GET', `/api/v1/events/${eventId}/attendances/${attendanceId}`);
+    expect(single.status).toBe(200);
+    const elsewhere = await call(
+      'GET',
+      `/api/v1/events/${second.body._embedded['osdi:events'][0].identifiers[0].replace('undersign:', '')}/attendances/${attendanceId}`,
+    );
+    expect(elsewhere.status).toBe(404);
+  });
 });

@@ -23,8 +23,6 @@ const AttendanceParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 100 }),
   attendanceId: Type.String({ minLength: 1, maxLength: 100 }),
 });
-/** Events are few; they are listed from one read (at most this many). */
-const MAX_EVENTS = 10_000;
 
 export async function eventsApiRoutes(
   app: FastifyInstance,
@@ -52,10 +50,10 @@ export async function eventsApiRoutes(
     },
     async (request, reply) => {
       const p = paging(request.query, max);
-      const rows = await events.listEvents({ limit: MAX_EVENTS });
+      const { rows, total } = await events.listEventsPage({ offset: p.offset, limit: p.limit });
       const items = [];
-      for (const row of rows.slice(p.offset, p.offset + p.limit)) items.push(await osdiEvent(row));
-      return hal(reply).send(collection(urls, '/events', 'osdi:events', items, rows.length, p));
+      for (const row of rows) items.push(await osdiEvent(row));
+      return hal(reply).send(collection(urls, '/events', 'osdi:events', items, total, p));
     },
   );
 
@@ -86,16 +84,14 @@ export async function eventsApiRoutes(
     async (request, reply) => {
       const event = await events.getEvent(request.params.id);
       const p = paging(request.query, max);
-      const rows = (await events.listRsvps(event.id)).sort((a, b) =>
-        a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
-      );
+      const { rows, total } = await events.listRsvpsPage(event.id, { offset: p.offset, limit: p.limit });
       return hal(reply).send(
         collection(
           urls,
           `/events/${event.id}/attendances`,
           'osdi:attendances',
-          rows.slice(p.offset, p.offset + p.limit).map((row) => attendanceToOsdi(urls, row)),
-          rows.length,
+          rows.map((row) => attendanceToOsdi(urls, row)),
+          total,
           p,
         ),
       );
@@ -113,8 +109,7 @@ export async function eventsApiRoutes(
       },
     },
     async (request, reply) => {
-      const rows = await events.listRsvps(request.params.id);
-      const row = rows.find((rsvp) => rsvp.id === request.params.attendanceId);
+      const row = await events.findRsvpOfEvent(request.params.id, request.params.attendanceId);
       if (!row) throw new AppError('not_found', 'There is no such attendance.');
       return hal(reply).send(attendanceToOsdi(urls, row));
     },
@@ -149,7 +144,7 @@ export async function eventsApiRoutes(
       });
     }
     const rsvpId = await api.recordAttendance(request.params.id, request.body);
-    const row = (await events.listRsvps(request.params.id)).find((rsvp) => rsvp.id === rsvpId);
+    const row = await events.findRsvpOfEvent(request.params.id, rsvpId);
     if (!row) throw new AppError('not_found', 'There is no such attendance.');
     return hal(reply).send(attendanceToOsdi(urls, row));
   };
