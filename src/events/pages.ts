@@ -1,21 +1,13 @@
 import type { CurrentUser } from '../auth/index.ts';
 import { html, query, type HtmlValue, type SafeHtml } from '../web/html.ts';
 import { adminPage, csrfField, publicPage } from '../web/layout.ts';
-import { personFormFields } from '../web/person-fields.ts';
+import { personFormFields, type PersonFieldValues } from '../web/person-fields.ts';
 import type { EventCounts, EventInput, RsvpOutcome } from './service.ts';
 import type { EventRow, RsvpRow } from './tables.ts';
 import { formatEventTime } from './time.ts';
 
 export const EVENTS_CSS = '/events/-/events.css';
 const cssLink = html`<link rel="stylesheet" href="${EVENTS_CSS}" />`;
-
-export interface RsvpFormValues {
-  email?: string | undefined;
-  givenName?: string | undefined;
-  familyName?: string | undefined;
-  postalCode?: string | undefined;
-  subscribe?: boolean | undefined;
-}
 
 function paragraphs(text: string): SafeHtml[] {
   return text
@@ -55,7 +47,7 @@ export function eventPublicPage(input: {
   counts: EventCounts;
   url: string;
   error?: string | null;
-  values?: RsvpFormValues;
+  values?: PersonFieldValues;
 }): SafeHtml {
   const { event, counts } = input;
   const v = input.values ?? {};

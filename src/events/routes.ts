@@ -1,3 +1,4 @@
+import { personFieldValues, personFieldsBody, personInputOf } from '../web/person-fields.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -41,14 +42,6 @@ export interface EventsPluginOptions {
 
 const slugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 100 }) });
 const idParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const rsvpBody = Type.Object({
-  email: Type.Optional(Type.String({ maxLength: 320 })),
-  given_name: Type.Optional(Type.String({ maxLength: 200 })),
-  family_name: Type.Optional(Type.String({ maxLength: 200 })),
-  postal_code: Type.Optional(Type.String({ maxLength: 40 })),
-  subscribe: Type.Optional(Type.String({ maxLength: 10 })),
-  website: Type.Optional(Type.String({ maxLength: 500 })),
-});
 const eventBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
   title: Type.Optional(Type.String({ maxLength: 300 })),
@@ -123,17 +116,11 @@ export async function eventsPlugin(instance: FastifyInstance, options: EventsPlu
 
   app.post(
     '/events/:slug/rsvp',
-    { schema: { params: slugParams, body: rsvpBody } },
+    { schema: { params: slugParams, body: personFieldsBody } },
     async (request, reply) => {
       const event = await events.getEventBySlug(request.params.slug);
       const body = request.body;
-      const values = {
-        email: body.email,
-        givenName: body.given_name,
-        familyName: body.family_name,
-        postalCode: body.postal_code,
-        subscribe: body.subscribe === 'yes',
-      };
+      const values = personFieldValues(body);
       if (body.website) {
         // A filled honeypot is a bot: answer like a success, change nothing.
         ctx.log.info({ event: event.id }, 'rsvp honeypot filled');
@@ -142,14 +129,7 @@ export async function eventsPlugin(instance: FastifyInstance, options: EventsPlu
       try {
         const outcome = await events.rsvp(
           event.slug,
-          {
-            email: body.email ?? '',
-            givenName: body.given_name ?? null,
-            familyName: body.family_name ?? null,
-            postalCode: body.postal_code ?? null,
-            subscribe: body.subscribe === 'yes',
-            language: 'en',
-          },
+          { ...personInputOf(body), language: 'en' },
           meta(request),
         );
         return sendHtml(reply, rsvpDonePage(event, outcome));

@@ -2,18 +2,10 @@ import type { CurrentUser } from '../auth/index.ts';
 import type { EventRow } from '../events/index.ts';
 import type { PersonSummary } from '../people/index.ts';
 import { html, type SafeHtml } from '../web/html.ts';
-import { personFormFields } from '../web/person-fields.ts';
+import { personFormFields, type PersonFieldValues } from '../web/person-fields.ts';
 import { adminPage, csrfField, publicPage } from '../web/layout.ts';
 import type { GroupNode } from './service.ts';
 import type { GroupRow, GroupRuleRow } from './tables.ts';
-
-export interface JoinValues {
-  email?: string | undefined;
-  givenName?: string | undefined;
-  familyName?: string | undefined;
-  postalCode?: string | undefined;
-  subscribe?: boolean | undefined;
-}
 
 function when(event: EventRow): string {
   return new Intl.DateTimeFormat('en', {
@@ -31,7 +23,7 @@ export function groupPublicPage(input: {
   events: EventRow[];
   error?: string | null;
   notice?: string | null;
-  values?: JoinValues;
+  values?: PersonFieldValues;
 }): SafeHtml {
   const { group } = input;
   const v = input.values ?? {};

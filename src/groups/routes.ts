@@ -1,3 +1,9 @@
+import {
+  personFieldValues,
+  personFieldsBody,
+  personInputOf,
+  type PersonFieldValues,
+} from '../web/person-fields.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -14,7 +20,6 @@ import {
   groupPublicPage,
   groupsListPage,
   type GroupsAdminContext,
-  type JoinValues,
 } from './pages.ts';
 import type { GroupInput, GroupsService } from './service.ts';
 import type { GroupRow } from './tables.ts';
@@ -37,14 +42,6 @@ const groupBody = Type.Object({
   level: Type.Optional(Type.String({ maxLength: 20 })),
   parent_id: Type.Optional(Type.String({ maxLength: 64 })),
   description: Type.Optional(Type.String({ maxLength: 10_000 })),
-});
-const joinBody = Type.Object({
-  email: Type.Optional(Type.String({ maxLength: 320 })),
-  given_name: Type.Optional(Type.String({ maxLength: 200 })),
-  family_name: Type.Optional(Type.String({ maxLength: 200 })),
-  postal_code: Type.Optional(Type.String({ maxLength: 40 })),
-  subscribe: Type.Optional(Type.String({ maxLength: 10 })),
-  website: Type.Optional(Type.String({ maxLength: 500 })),
 });
 
 function groupInput(body: typeof groupBody.static): GroupInput {
@@ -69,7 +66,7 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
 
   async function publicPage(
     group: GroupRow,
-    extra: { error?: string; notice?: string; values?: JoinValues } = {},
+    extra: { error?: string; notice?: string; values?: PersonFieldValues } = {},
   ) {
     const tree = await groups.listTree();
     const ids = await groups.withDescendants([group.id]);
@@ -92,17 +89,11 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
 
   app.post(
     '/groups/:slug/join',
-    { schema: { params: slugParams, body: joinBody } },
+    { schema: { params: slugParams, body: personFieldsBody } },
     async (request, reply) => {
       const group = await groups.getGroupBySlug(request.params.slug);
       const b = request.body;
-      const values: JoinValues = {
-        email: b.email,
-        givenName: b.given_name,
-        familyName: b.family_name,
-        postalCode: b.postal_code,
-        subscribe: b.subscribe === 'yes',
-      };
+      const values = personFieldValues(b);
       if (b.website) {
         // A filled honeypot is a bot: answer like a success, change nothing.
         ctx.log.info({ group: group.id }, 'group join honeypot filled');
@@ -112,17 +103,7 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
         );
       }
       try {
-        await groups.joinGroup(
-          group.slug,
-          {
-            email: b.email ?? '',
-            givenName: b.given_name ?? null,
-            familyName: b.family_name ?? null,
-            postalCode: b.postal_code ?? null,
-            subscribe: b.subscribe === 'yes',
-          },
-          { ip: request.ip ?? null },
-        );
+        await groups.joinGroup(group.slug, personInputOf(b), { ip: request.ip ?? null });
         return sendHtml(
           reply,
           await publicPage(group, { notice: `Welcome to ${group.name}! You are now a member.` }),

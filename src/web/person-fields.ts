@@ -1,11 +1,45 @@
+import { Type, type Static } from '@sinclair/typebox';
 import { html, type SafeHtml } from './html.ts';
 
+/** The body those forms post (every field optional: the service says what is missing). */
+export const personFieldsBody = Type.Object({
+  email: Type.Optional(Type.String({ maxLength: 320 })),
+  given_name: Type.Optional(Type.String({ maxLength: 200 })),
+  family_name: Type.Optional(Type.String({ maxLength: 200 })),
+  postal_code: Type.Optional(Type.String({ maxLength: 40 })),
+  subscribe: Type.Optional(Type.String({ maxLength: 10 })),
+  website: Type.Optional(Type.String({ maxLength: 500 })),
+});
+export type PersonFieldsBody = Static<typeof personFieldsBody>;
+
 export interface PersonFieldValues {
-  email?: string;
-  givenName?: string;
-  familyName?: string;
-  postalCode?: string;
-  subscribe?: boolean;
+  email?: string | undefined;
+  givenName?: string | undefined;
+  familyName?: string | undefined;
+  postalCode?: string | undefined;
+  subscribe?: boolean | undefined;
+}
+
+/** What the person typed, to show the form again after an error. */
+export function personFieldValues(body: PersonFieldsBody): PersonFieldValues {
+  return {
+    email: body.email,
+    givenName: body.given_name,
+    familyName: body.family_name,
+    postalCode: body.postal_code,
+    subscribe: body.subscribe === 'yes',
+  };
+}
+
+/** The posted fields as a person for the merge rule. */
+export function personInputOf(body: PersonFieldsBody) {
+  return {
+    email: body.email ?? '',
+    givenName: body.given_name ?? null,
+    familyName: body.family_name ?? null,
+    postalCode: body.postal_code ?? null,
+    subscribe: body.subscribe === 'yes',
+  };
 }
 
 /**
