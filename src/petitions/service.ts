@@ -754,6 +754,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     getPetition,
     getPetitionBySlug,
     listPetitions: () => store.listPetitions(db),
+    listOpenPetitions: (limit = 20) => store.listOpenPetitions(db, limit),
     textsFor,
     languagesOf,
     bodyHtml,

@@ -41,6 +41,17 @@ export async function listPetitions(db: Executor): Promise<PetitionRow[]> {
   return db.selectFrom('petitions').selectAll().orderBy('id', 'desc').limit(500).execute();
 }
 
+/** The newest open petitions (uses the status index). */
+export async function listOpenPetitions(db: Executor, limit: number): Promise<PetitionRow[]> {
+  return db
+    .selectFrom('petitions')
+    .selectAll()
+    .where('status', '=', 'open')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}
+
 export async function listTargets(db: Executor, petitionId: string): Promise<PetitionTargetRow[]> {
   return db
     .selectFrom('petition_targets')

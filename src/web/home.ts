@@ -16,7 +16,7 @@ export async function homePlugin(
   { orgName, petitions, events }: HomePluginOptions,
 ): Promise<void> {
   app.get('/', async (_request, reply) => {
-    const open = (await petitions.listPetitions()).filter((p) => p.status === 'open').slice(0, 20);
+    const open = await petitions.listOpenPetitions(20);
     const upcoming = await events.listEvents({ upcoming: true, limit: 10 });
     const page = publicPage({
       title: orgName,
