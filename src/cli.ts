@@ -3,7 +3,7 @@ import { buildApp } from './app.ts';
 import { openRuntime } from './bootstrap.ts';
 import { loadConfig } from './config.ts';
 import { migrateToLatest } from './db/index.ts';
-import { createServices } from './services.ts';
+import { createServices, startHousekeeping } from './services.ts';
 import { cliCommands } from './cli-commands.ts';
 
 const usage = `Usage: undersign <command> [options]
@@ -51,6 +51,7 @@ async function worker(): Promise<void> {
   runtime.ctx.jobs.start();
   // Webhook events come from a change feed that a job-running process reads every few seconds.
   services.api.webhooks.startScanner();
+  startHousekeeping(services);
   runtime.ctx.log.info('worker started');
   const stop = async () => {
     await services.api.webhooks.stopScanner();

@@ -92,7 +92,7 @@ export function createServices(ctx: AppContext): Services {
   const api = createApiService(ctx, { auth, people, petitions, mailings, events, groups });
   const dashboard = createDashboardService(ctx, { people, petitions, mailings, events, groups });
   const privacy = createPrivacyService(ctx, { auth, people, petitions, events, groups, mail });
-  return {
+  const services: Services = {
     ctx,
     api,
     auth,
@@ -110,6 +110,9 @@ export function createServices(ctx: AppContext): Services {
       async () => {
         if (ctx.config.embeddedWorker) api.webhooks.startScanner();
       },
+      async () => {
+        if (ctx.config.embeddedWorker) startHousekeeping(services);
+      },
       // Optional listener for bounce reports (DSNs) and mailto unsubscribes.
       async () => {
         const port = ctx.config.bulkMail.inboundSmtpPort;
@@ -117,6 +120,23 @@ export function createServices(ctx: AppContext): Services {
       },
     ],
   };
+  return services;
+}
+
+/** Deletes what nobody needs any more: finished jobs older than a week and expired sessions. */
+export async function runHousekeeping(services: Services): Promise<void> {
+  await services.ctx.jobs.purgeFinished();
+  await services.auth.purgeExpiredSessions();
+}
+
+/** Runs housekeeping now and every hour in a job-running process (serve with its worker, or worker). */
+export function startHousekeeping(services: Services): void {
+  const run = () =>
+    runHousekeeping(services).catch((error: unknown) =>
+      services.ctx.log.warn({ err: error }, 'housekeeping failed'),
+    );
+  void run();
+  setInterval(run, 3600_000).unref();
 }
 
 /** Admin home links, one per capability. */

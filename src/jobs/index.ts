@@ -1,2 +1,2 @@
 export { JobRunner, enqueueJob, type JobHandler, type JobRunnerOptions } from './runner.ts';
-export { findJob, type NewJob } from './store.ts';
+export type { NewJob } from './store.ts';

@@ -84,9 +84,9 @@ export class JobRunner {
   private async tick(): Promise<void> {
     const work: Promise<boolean>[] = [];
     for (let i = this.running; i < this.concurrency; i++) work.push(this.runOne());
-    const round = Promise.all(work).then(() => undefined);
-    this.idle = round;
-    const results = await Promise.all(work);
+    const round = Promise.all(work);
+    this.idle = round.then(() => undefined);
+    const results = await round;
     // Keep going while there is work; poll again later when the queue is empty.
     this.schedule(results.some(Boolean) ? 0 : this.pollMs);
   }

@@ -97,10 +97,6 @@ export async function markJobFailed(
     .execute();
 }
 
-export async function findJob(db: Executor, id: string): Promise<JobRow | undefined> {
-  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
 export async function deleteFinishedJobsBefore(db: Executor, before: string): Promise<void> {
   await db.deleteFrom('jobs').where('state', '=', 'done').where('updated_at', '<', before).execute();
 }
