@@ -113,6 +113,8 @@ export function createMailService(
       }),
     countOutbox: (filter: { to?: string } = {}) => store.countOutbox(ctx.db, filter),
     findOutboxMessage: (id: string) => store.findOutboxMessage(ctx.db, id),
+    listTransactionalForPerson: (personId: string) =>
+      store.listTransactionalEmailsForPerson(ctx.db, personId),
     close: () => transport.close(),
   };
 }

@@ -32,6 +32,18 @@ export async function markTransactionalEmail(
   await db.updateTable('transactional_emails').set(changes).where('id', '=', id).execute();
 }
 
+export async function listTransactionalEmailsForPerson(
+  db: Executor,
+  personId: string,
+): Promise<TransactionalEmailRow[]> {
+  return db
+    .selectFrom('transactional_emails')
+    .selectAll()
+    .where('person_id', '=', personId)
+    .orderBy('id', 'desc')
+    .execute();
+}
+
 export async function insertOutboxMessage(db: Executor, row: Insertable<OutboxTable>): Promise<void> {
   await db.insertInto('outbox').values(row).execute();
 }
