@@ -5,6 +5,11 @@ import * as m0004 from './0004-petitions.ts';
 import * as m0005 from './0005-mailings.ts';
 import * as m0006 from './0006-api.ts';
 import * as m0007 from './0007-groups-events.ts';
+import * as m0008 from './0008-groups-scope.ts';
+import * as m0009 from './0009-api-feed.ts';
+import * as m0010 from './0010-security.ts';
+import * as m0011 from './0011-scale.ts';
+import * as m0012 from './0012-signature-intake.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +19,9 @@ export const migrations: Record<string, Migration> = {
   '0005-mailings': m0005,
   '0006-api': m0006,
   '0007-groups-events': m0007,
+  '0008-groups-scope': m0008,
+  '0009-api-feed': m0009,
+  '0010-security': m0010,
+  '0011-scale': m0011,
+  '0012-signature-intake': m0012,
 };
