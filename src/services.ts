@@ -21,6 +21,7 @@ import {
   eventGroupAccess,
   groupsPlugin,
   installLeaderGuard,
+  petitionGroupAccess,
   type GroupsService,
 } from './groups/index.ts';
 import { createMailService, type MailService } from './mail/index.ts';
@@ -66,9 +67,17 @@ export function createServices(ctx: AppContext): Services {
     people,
     auth,
     districtPostalCodes: (districtIds) => petitions.postalCodesInDistrictsQuery(districtIds),
+    petitionSigners: async (groupIds) =>
+      (await petitions.listPetitions())
+        .filter((p) => p.group_id !== null && groupIds.includes(p.group_id))
+        .map((p) => petitions.signerIdsQuery(p.id)),
   });
   const mailings = createMailingsService(ctx, {
-    groups: { memberIdsQuery: (groupIds, executor) => groups.memberIdsQuery(groupIds, executor) },
+    groups: {
+      memberIdsQuery: (groupIds, executor) => groups.memberIdsQuery(groupIds, executor),
+      scopeFor: (actor) => groups.groupScope(actor),
+      groupChoices: (actor) => groups.groupChoices(actor),
+    },
     petitions: petitionsForMail(petitions, ctx.config.publicUrl),
     activity: (personId, kind, summary, details) =>
       people.addActivity(ctx.db, personId, kind, summary, details),
@@ -170,9 +179,18 @@ export async function registerPlugins(
     home: (user) => renderDashboardHome(ctx, services.dashboard, user, homeSections),
   });
   await app.register(peoplePlugin, { ctx, people: services.people });
-  await app.register(petitionsPlugin, { ctx, petitions: services.petitions });
+  await app.register(petitionsPlugin, {
+    ctx,
+    petitions: services.petitions,
+    access: petitionGroupAccess(services.groups, services.auth),
+  });
   await app.register(mailingsPublicPlugin, { ctx, mailings: services.mailings });
-  await app.register(mailingsAdminPlugin, { ctx, mailings: services.mailings, mail: services.mail });
+  await app.register(mailingsAdminPlugin, {
+    ctx,
+    mailings: services.mailings,
+    mail: services.mail,
+    audit: (entry) => services.auth.audit(entry),
+  });
   await app.register(apiPlugin, {
     ctx,
     api: services.api,

@@ -3,29 +3,22 @@ import { AppError } from '../errors.ts';
 import type { GroupsService } from './service.ts';
 
 /**
- * Admin pages that show or reach people organisation-wide and do not yet narrow to a group:
- * mailings and their audience counts, the outbox, and petition dashboards and deliveries (signer
- * names). A group leader is refused them rather than shown everyone.
+ * Admin pages that show or reach people organisation-wide and cannot narrow to a group: the local
+ * outbox holds every message sent to anyone. A group leader is refused it rather than shown
+ * everyone. (Mailings and petitions narrow to the leader's groups in their services and pages.)
  */
-const unscopedPages = [
-  /^\/admin\/mailings(\/|\?|$)/,
-  /^\/admin\/outbox(\/|\?|$)/,
-  /^\/admin\/petitions\/[^/?]+(\?|$)/,
-  /^\/admin\/petitions\/[^/?]+\/(signatures\.csv|delivery\.pdf)(\?|$)/,
-];
-const allowedPetitionPages = /^\/admin\/petitions\/new(\?|$)/;
+const unscopedPages = [/^\/admin\/outbox(\/|\?|$)/];
 
 /** Installs the check on the root instance (after the auth hooks, before the capability plugins). */
 export function installLeaderGuard(app: FastifyInstance, groups: GroupsService): void {
   app.addHook('preHandler', async (request) => {
     const user = request.currentUser;
     if (!user || !request.url.startsWith('/admin/')) return;
-    if (!unscopedPages.some((page) => page.test(request.url)) || allowedPetitionPages.test(request.url))
-      return;
+    if (!unscopedPages.some((page) => page.test(request.url))) return;
     if ((await groups.groupScope(user)) === null) return;
     throw new AppError(
       'forbidden',
-      'Group leaders cannot use this page yet: it would show or reach people outside your groups.',
+      'Group leaders cannot use this page: it shows messages sent to people outside your groups.',
     );
   });
 }

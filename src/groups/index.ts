@@ -1,4 +1,6 @@
+import type { AuthService } from '../auth/index.ts';
 import type { EventGroupAccess } from '../events/index.ts';
+import type { PetitionAdminAccess } from '../petitions/index.ts';
 import type { GroupsService } from './service.ts';
 
 export { createGroupsService, type GroupsService, type GroupInput } from './service.ts';
@@ -10,15 +12,25 @@ export { installLeaderGuard } from './guard.ts';
 export function eventGroupAccess(groups: GroupsService): EventGroupAccess {
   return {
     eventScope: (user) => groups.groupScope(user),
-    async groupChoices(user) {
-      const scope = await groups.groupScope(user);
-      return (await groups.listTree())
-        .filter((g) => !scope || scope.includes(g.id))
-        .map((g) => ({ id: g.id, name: `${'— '.repeat(g.depth)}${g.name}` }));
-    },
+    groupChoices: (user) => groups.groupChoices(user),
     async groupName(id) {
       if (!id) return null;
       return (await groups.getGroup(id).catch(() => null))?.name ?? null;
     },
+  };
+}
+
+/** What the petition admin pages need from groups: leaders manage their groups' petitions only. */
+export function petitionGroupAccess(groups: GroupsService, auth: AuthService): PetitionAdminAccess {
+  return {
+    petitionScope: (user) => groups.groupScope(user),
+    recordView: (user, action, petitionId, details) =>
+      auth.audit({
+        userId: user.id,
+        action,
+        subjectType: 'petition',
+        subjectId: petitionId,
+        ...(details ? { details } : {}),
+      }),
   };
 }

@@ -37,6 +37,11 @@ export interface GroupsDeps {
   auth: AuthService;
   /** Postal codes a district map puts in these districts (district rules match them too). */
   districtPostalCodes?: (districtIds: readonly string[]) => PostalCodeSubquery;
+  /**
+   * Person ids of the counted signers of the petitions these groups own (one subquery per
+   * petition): signing a group's petition makes a person a member, like RSVPing to its event.
+   */
+  petitionSigners?: (groupIds: readonly string[]) => Promise<PersonIdSubquery[]>;
 }
 
 function slugify(name: string): string {
@@ -198,7 +203,7 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     const rules = await store.listRules(executor, all);
     const postalPrefixes = rules.filter((r) => r.kind === 'postal_prefix').map((r) => r.value);
     const districts = rules.filter((r) => r.kind === 'district').map((r) => r.value);
-    const matches =
+    const matches: PersonIdSubquery[] =
       postalPrefixes.length || districts.length
         ? [
             selectPersonIdsByAddress(db, {
@@ -210,6 +215,7 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
             }),
           ]
         : [];
+    if (deps.petitionSigners) matches.push(...(await deps.petitionSigners(all)));
     return store.memberIdsSubquery(db, all, matches);
   }
 
@@ -237,6 +243,14 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     const led = await ledGroupIds(user.id);
     if (led.length === 0) return null;
     return withDescendants(led);
+  }
+
+  /** Groups a user may work with (a leader: theirs and below), indented as a tree. */
+  async function groupChoices(user: PeopleViewer | null): Promise<Array<{ id: string; name: string }>> {
+    const scope = user ? await groupScope(user) : null;
+    return (await listTree())
+      .filter((g) => !scope || scope.includes(g.id))
+      .map((g) => ({ id: g.id, name: `${'— '.repeat(g.depth)}${g.name}` }));
   }
 
   /** People a user may see: null for everyone, else their groups' members. */
@@ -374,6 +388,7 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     leadersOf,
     ledGroupIds,
     groupScope,
+    groupChoices,
     peopleScope,
     groupCounts,
     groupsOfPerson: (personId: string) => store.listGroupsOfPerson(db, personId),

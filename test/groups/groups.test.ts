@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/auth/index.ts';
 import { signIn, type SignedIn } from '../helpers/auth.ts';
 import { createTestApp, createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
+import { sign } from '../mail/fixtures.ts';
 
 type T = TestRuntime & { app: FastifyInstance };
 
@@ -234,15 +235,22 @@ describe('access matrix: who sees which people', () => {
   const groupIds: Record<string, string> = {};
   const personIds: Record<string, string> = {};
   const users: Partial<Record<string, SignedIn>> = {};
-  const everyone = ['onlyA', 'onlyB', 'both', 'ruleA', 'stateOnly', 'nobody'];
+  const apiKeys: Record<string, string> = {};
+  const petitionIds: Record<string, string> = {};
+  const mailingIds: Record<string, string> = {};
+  const roles = ['owner', 'admin', 'organiser', 'leaderA', 'leaderB', 'viewer'];
+  // signerA is in no group but signed group A's petition: that makes them a member of A.
+  const everyone = ['onlyA', 'onlyB', 'both', 'ruleA', 'stateOnly', 'nobody', 'signerA'];
   const visible: Record<string, string[]> = {
     owner: everyone,
     admin: everyone,
     organiser: everyone,
     viewer: everyone,
-    leaderA: ['onlyA', 'both', 'ruleA'],
+    leaderA: ['onlyA', 'both', 'ruleA', 'signerA'],
     leaderB: ['onlyB', 'both'],
   };
+  /** The API key each row uses: leaders' groups get keys limited to them; the others' is unlimited. */
+  const keyOf = (who: string) => (who === 'leaderA' ? 'a' : who === 'leaderB' ? 'b' : 'all');
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -252,26 +260,58 @@ describe('access matrix: who sees which people', () => {
     const b = await g.createGroup({ name: 'Local B', level: 'local', parentId: state.id });
     Object.assign(groupIds, { state: state.id, a: a.id, b: b.id });
     await g.addRule(a.id, 'postal_prefix', '941');
+    const named = everyone.filter((name) => name !== 'signerA');
     const results = await t.services.people.mergePeople(
       t.ctx.db,
-      everyone.map((name) => ({
+      named.map((name) => ({
         email: `${name.toLowerCase()}@matrix.example`,
         givenName: name,
+        subscribe: true,
         address: { postalCode: name === 'ruleA' ? '94110' : '60601' },
       })),
     );
-    everyone.forEach((name, i) => (personIds[name] = results[i]!.personId));
+    named.forEach((name, i) => (personIds[name] = results[i]!.personId));
     await g.addMember(a.id, personIds.onlyA!);
     await g.addMember(b.id, personIds.onlyB!);
     await g.addMember(a.id, personIds.both!);
     await g.addMember(b.id, personIds.both!);
     await g.addMember(state.id, personIds.stateOnly!);
+
+    const petitionA = await t.services.petitions.createPetition({
+      slug: 'matrix-a',
+      title: 'Matrix A petition',
+      groupId: a.id,
+      requiresConfirmation: false,
+      altchaEnabled: false,
+    });
+    await t.services.petitions.publishPetition(petitionA.row.id);
+    await sign(t.services, 'matrix-a', 'signera@matrix.example', { givenName: 'Sigrid' });
+    const [signer] = await t.services.people.mergePeople(t.ctx.db, [
+      { email: 'signera@matrix.example', subscribe: true },
+    ]);
+    personIds.signerA = signer!.personId;
+    const petitionOrg = await t.services.petitions.createPetition({
+      slug: 'matrix-org',
+      title: 'Matrix organisation petition',
+    });
+    Object.assign(petitionIds, { a: petitionA.row.id, org: petitionOrg.row.id });
+
     for (const role of ['owner', 'admin', 'organiser', 'viewer'] as Role[])
       users[role] = await signIn(t, role);
     users.leaderA = await signIn(t, 'organiser');
     users.leaderB = await signIn(t, 'organiser');
     await g.setLeader(a.id, users.leaderA.email);
     await g.setLeader(b.id, users.leaderB.email);
+
+    for (const [name, groupId] of [
+      ['all', null],
+      ['a', a.id],
+      ['b', b.id],
+    ] as const) {
+      apiKeys[name] = (
+        await t.services.api.createApiKey({ name: `key ${name}`, scope: 'read', groupId, createdBy: null })
+      ).secret;
+    }
   });
   afterAll(async () => {
     await t.close();
@@ -279,8 +319,12 @@ describe('access matrix: who sees which people', () => {
 
   const emailsIn = (body: string) =>
     everyone.filter((name) => body.includes(`${name.toLowerCase()}@matrix.example`));
+  const formHeaders = (user: SignedIn) => ({
+    cookie: user.cookie,
+    'content-type': 'application/x-www-form-urlencoded',
+  });
 
-  for (const who of ['owner', 'admin', 'organiser', 'leaderA', 'leaderB', 'viewer']) {
+  for (const who of roles) {
     it(`${who}: people list, person page and export`, async () => {
       const user = users[who]!;
       const headers = { cookie: user.cookie };
@@ -307,7 +351,7 @@ describe('access matrix: who sees which people', () => {
 
       const members = await t.app.inject({ url: `/admin/groups/${groupIds.a}/members`, headers });
       if (who === 'leaderB') expect(members.statusCode).toBe(404);
-      else expect(emailsIn(members.body)).toEqual(['onlyA', 'both', 'ruleA']);
+      else expect(emailsIn(members.body)).toEqual(['onlyA', 'both', 'ruleA', 'signerA']);
 
       // Every view of personal data is in the audit log, with who looked.
       const audit = await t.ctx.db
@@ -322,31 +366,157 @@ describe('access matrix: who sees which people', () => {
       const viewed = audit.filter((a) => a.action === 'person.view').map((a) => a.subject_id);
       expect(viewed.sort()).toEqual(visible[who]!.map((name) => personIds[name]).sort());
     });
+
+    it(`${who}: audience count, mailings, petition pages and the API`, async () => {
+      const user = users[who]!;
+      const headers = { cookie: user.cookie };
+      const leader = who.startsWith('leader');
+
+      // Audience builder: the exact count of who a mailing would reach (organisers and up).
+      const count = await t.app.inject({ url: '/admin/mailings/audience-count', headers });
+      if (who === 'viewer') expect(count.statusCode).toBe(403);
+      else expect([count.statusCode, count.json().count]).toEqual([200, visible[who]!.length]);
+
+      // Mailings: compose and send now; recipients are chosen in the service, within the scope.
+      const compose = await t.app.inject({
+        method: 'POST',
+        url: '/admin/mailings',
+        headers: formHeaders(user),
+        payload: new URLSearchParams({
+          _csrf: user.csrf,
+          from_name: 'Matrix',
+          from_address: 'matrix@act.example',
+          subject: `For ${who}`,
+          body: 'Hello {{ given_name }}',
+          format: 'markdown',
+        }).toString(),
+      });
+      if (who === 'viewer') {
+        expect(compose.statusCode).toBe(403);
+      } else {
+        expect(compose.statusCode).toBe(303);
+        const id = /\/admin\/mailings\/([^?]+)/.exec(compose.headers.location!)![1]!;
+        mailingIds[who] = id;
+        const send = await t.app.inject({
+          method: 'POST',
+          url: `/admin/mailings/${id}/schedule`,
+          headers: formHeaders(user),
+          payload: new URLSearchParams({ _csrf: user.csrf, when: 'now' }).toString(),
+        });
+        expect(send.statusCode).toBe(303);
+        const recipients = await t.ctx.db
+          .selectFrom('mailing_recipients')
+          .select('email')
+          .where('mailing_id', '=', id)
+          .execute();
+        expect(emailsIn(recipients.map((r) => r.email).join(' '))).toEqual(visible[who]);
+        expect(recipients).toHaveLength(visible[who]!.length);
+      }
+      const mailingList = await t.app.inject({ url: '/admin/mailings', headers });
+      expect(mailingList.statusCode).toBe(200);
+      for (const [other, id] of Object.entries(mailingIds)) {
+        const seen = !leader || other === who;
+        expect([other, mailingList.body.includes(`For ${other}`)]).toEqual([other, seen]);
+        const report = await t.app.inject({ url: `/admin/mailings/${id}`, headers });
+        expect([other, report.statusCode]).toEqual([other, seen ? 200 : 404]);
+      }
+
+      // Petitions: group A's petition and its signer pages; the organisation's own petition.
+      const listPage = await t.app.inject({ url: '/admin/petitions', headers });
+      expect(listPage.body.includes('Matrix A petition')).toBe(who !== 'leaderB');
+      expect(listPage.body.includes('Matrix organisation petition')).toBe(!leader);
+      const ownedByA = who === 'leaderB' ? 404 : 200;
+      for (const path of ['', '/signatures.csv', '/delivery.pdf']) {
+        const res = await t.app.inject({ url: `/admin/petitions/${petitionIds.a}${path}`, headers });
+        expect([path, res.statusCode]).toEqual([path, ownedByA]);
+        if (path === '/signatures.csv' && ownedByA === 200) expect(res.body).toContain('Sigrid');
+      }
+      const orgPetition = await t.app.inject({ url: `/admin/petitions/${petitionIds.org}`, headers });
+      expect(orgPetition.statusCode).toBe(leader ? 404 : 200);
+
+      // API: leaders' rows use keys limited to their group; the others an unlimited key.
+      const api = await t.app.inject({
+        url: '/api/v1/people?per_page=100',
+        headers: { 'osdi-api-token': apiKeys[keyOf(who)]! },
+      });
+      expect(api.statusCode).toBe(200);
+      expect(emailsIn(api.body)).toEqual(visible[who]);
+      // Only owners and admins make API keys.
+      const keysPage = await t.app.inject({ url: '/admin/api-keys', headers });
+      expect(keysPage.statusCode).toBe(['owner', 'admin'].includes(who) ? 200 : 403);
+    });
   }
 
-  it('refuses leaders the pages that are not narrowed to groups yet (mailings, petition deliveries)', async () => {
-    const petition = await t.services.petitions.createPetition({ slug: 'matrix-petition', title: 'Matrix' });
-    const pages = [
-      '/admin/mailings',
-      '/admin/mailings/new',
-      '/admin/outbox',
-      `/admin/petitions/${petition.row.id}`,
-      `/admin/petitions/${petition.row.id}/signatures.csv`,
-    ];
-    for (const url of pages) {
-      const asLeader = await t.app.inject({ url, headers: { cookie: users.leaderA!.cookie } });
-      expect([url, asLeader.statusCode]).toEqual([url, 403]);
-      const asOrganiser = await t.app.inject({ url, headers: { cookie: users.organiser!.cookie } });
-      expect([url, asOrganiser.statusCode]).toEqual([url, 200]);
-    }
-    const count = (cookie: string) =>
-      t.app.inject({ url: '/admin/mailings/audience-count', headers: { cookie } });
-    expect((await count(users.leaderA!.cookie)).statusCode).toBe(403);
-    expect((await count(users.organiser!.cookie)).statusCode).toBe(200);
+  it('leaders cannot aim a mailing or a petition at another group, nor preview as its members', async () => {
+    const leaderA = users.leaderA!;
+    const toB = await t.app.inject({
+      method: 'POST',
+      url: '/admin/mailings',
+      headers: formHeaders(leaderA),
+      payload: new URLSearchParams({
+        _csrf: leaderA.csrf,
+        from_name: 'Matrix',
+        from_address: 'matrix@act.example',
+        subject: 'Sneaky',
+        body: 'Hello',
+        format: 'markdown',
+        aud_groups: groupIds.b!,
+      }).toString(),
+    });
+    expect(toB.statusCode).toBe(403);
+    expect(toB.body).toContain('only mail the members of the groups you lead');
+    expect((await t.services.mailings.listMailings()).some((m) => m.subject === 'Sneaky')).toBe(false);
+
+    // The service limits the audience whoever calls it: a leader's count inside another group's.
+    const asLeader = { id: leaderA.userId, role: 'organiser' };
+    expect(await t.services.mailings.countAudience({ groups: [groupIds.b!] }, asLeader)).toBe(1); // both
+    await expect(
+      t.services.mailings.createMailing(
+        {
+          fromName: 'x',
+          fromAddress: 'x@act.example',
+          subject: 'x',
+          body: 'x',
+          format: 'markdown',
+          audience: { groups: [groupIds.b!] },
+        },
+        leaderA.userId,
+        asLeader,
+      ),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+
+    const preview = (as: string) =>
+      t.app.inject({
+        url: `/admin/mailings/${mailingIds.leaderA}/preview?as=${encodeURIComponent(as)}`,
+        headers: { cookie: leaderA.cookie },
+      });
+    expect((await preview('onlyb@matrix.example')).statusCode).toBe(400);
+    const own = await preview('onlya@matrix.example');
+    expect(own.statusCode).toBe(200);
+
+    const petitionForm = (groupId: string, slug: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/admin/petitions',
+        headers: formHeaders(leaderA),
+        payload: new URLSearchParams({
+          _csrf: leaderA.csrf,
+          slug,
+          title: `Leader petition ${slug}`,
+          goal: '100',
+          group_id: groupId,
+        }).toString(),
+      });
+    expect((await petitionForm(groupIds.b!, 'leader-to-b')).statusCode).toBe(403);
+    expect((await petitionForm('', 'leader-to-org')).statusCode).toBe(303);
+    const created = await t.services.petitions.getPetitionBySlug('leader-to-org');
+    // No group chosen: the petition belongs to the leader's group.
+    expect(created.row.group_id).toBe(groupIds.a);
+
+    // The outbox holds messages to anyone: still refused to leaders.
     expect(
-      (await t.app.inject({ url: '/admin/petitions', headers: { cookie: users.leaderA!.cookie } }))
-        .statusCode,
-    ).toBe(200);
+      (await t.app.inject({ url: '/admin/outbox', headers: { cookie: leaderA.cookie } })).statusCode,
+    ).toBe(403);
   });
 
   it('leader of A never sees a member only of B through the service either', async () => {
@@ -359,6 +529,9 @@ describe('access matrix: who sees which people', () => {
     const streamed: string[] = [];
     for await (const person of t.services.people.streamPeople({ viewer: leaderA })) streamed.push(person.id);
     expect(streamed.sort()).toEqual(visible.leaderA!.map((name) => personIds[name]).sort());
+    await expect(t.services.mailings.getMailing(mailingIds.leaderB!, leaderA)).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 });
 

@@ -66,3 +66,13 @@ export async function insertRecipientsFrom(
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Whether a person is in a set of person ids (a leader's members, for "preview as"). */
+export async function isPersonAmong(db: Executor, personId: string, ids: PersonIdSubquery): Promise<boolean> {
+  const row = await db
+    .selectFrom(ids.as('among'))
+    .select('among.person_id')
+    .where('among.person_id', '=', personId)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -16,6 +16,8 @@ export interface AudienceChoices {
   lists: string[];
   petitions: Array<{ id: string; title: string }>;
   mailings: Array<{ id: string; name: string }>;
+  /** Groups the user may mail (a leader: only theirs). */
+  groups?: Array<{ id: string; name: string }>;
 }
 
 /** The compose form's fields, as strings (what the browser sends back). */
@@ -223,6 +225,12 @@ function audienceFields(values: MailingFormValues, choices: AudienceChoices, cou
     ${multiSelect('aud_not_signed', 'Has NOT signed any of these petitions', petitions, a.notSigned)}
     ${multiSelect('aud_opened', 'Opened any of these mailings', mailings, a.opened)}
     ${multiSelect('aud_clicked', 'Clicked in any of these mailings', mailings, a.clicked)}
+    ${multiSelect(
+      'aud_groups',
+      'Member of any of these groups (with their sub-groups)',
+      (choices.groups ?? []).map((g) => ({ value: g.id, label: g.name })),
+      a.groups,
+    )}
     <p>
       <strong>Recipients right now:</strong>
       <output id="audience-count" aria-live="polite"

@@ -41,6 +41,7 @@ const AudienceFields = {
   aud_not_signed: Many,
   aud_opened: Many,
   aud_clicked: Many,
+  aud_groups: Many,
 };
 const AudienceQuery = Type.Object(AudienceFields);
 const MailingForm = Type.Object({
@@ -102,6 +103,7 @@ function audienceOf(body: Partial<Static<typeof AudienceQuery>>): AudienceDefini
     notSigned: list(body.aud_not_signed),
     opened: list(body.aud_opened),
     clicked: list(body.aud_clicked),
+    groups: list(body.aud_groups),
   });
 }
 
@@ -168,12 +170,27 @@ function fromDefaults(mailFrom: string): { fromName: string; fromAddress: string
     : { fromName: '', fromAddress: mailFrom.trim() };
 }
 
-/** Admin pages for mailings (organiser and up edit; viewers read reports) and the local outbox. */
+/** Writes who looked at people's data (the audit log). */
+export type MailAudit = (entry: {
+  userId: string;
+  action: string;
+  subjectType: string;
+  subjectId?: string;
+  details?: Record<string, unknown>;
+  ip?: string;
+}) => Promise<void>;
+
+/**
+ * Admin pages for mailings (organiser and up edit; viewers read reports) and the local outbox.
+ * Every page passes the signed-in user to the service, which limits a group leader to the
+ * mailings and members of their groups.
+ */
 export async function mailingsAdminPlugin(
   app: FastifyInstance,
-  options: { ctx: AppContext; mailings: MailingsService; mail: MailService },
+  options: { ctx: AppContext; mailings: MailingsService; mail: MailService; audit?: MailAudit },
 ): Promise<void> {
   const { ctx, mailings, mail } = options;
+  const audit: MailAudit = options.audit ?? (async () => {});
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const view = requireRole('viewer');
   const edit = requireRole('organiser');
@@ -197,9 +214,9 @@ export async function mailingsAdminPlugin(
   }
   const sendHtml = (reply: FastifyReply, markup: { value: string }, status = 200) =>
     reply.status(status).type('text/html; charset=utf-8').send(markup.value);
-  const safeCount = async (audience: AudienceDefinition | string) => {
+  const safeCount = async (request: FastifyRequest, audience: AudienceDefinition | string) => {
     try {
-      return await mailings.countAudience(audience);
+      return await mailings.countAudience(audience, userOf(request));
     } catch (error) {
       if (isAppError(error)) return null;
       throw error;
@@ -211,13 +228,15 @@ export async function mailingsAdminPlugin(
   );
 
   r.get('/admin/mailings', { preHandler: view }, async (request, reply) =>
-    sendHtml(reply, mailingListPage(adminView(request), await mailings.listMailings())),
+    sendHtml(reply, mailingListPage(adminView(request), await mailings.listMailings(userOf(request)))),
   );
 
   r.get(
     '/admin/mailings/audience-count',
     { preHandler: edit, schema: { querystring: AudienceQuery, response: { 200: CountResponse } } },
-    async (request) => ({ count: await mailings.countAudience(audienceOf(request.query)) }),
+    async (request) => ({
+      count: await mailings.countAudience(audienceOf(request.query), userOf(request)),
+    }),
   );
 
   r.get('/admin/mailings/new', { preHandler: edit }, async (request, reply) => {
@@ -227,8 +246,8 @@ export async function mailingsAdminPlugin(
       mailingFormPage(adminView(request), {
         mailing: null,
         values,
-        choices: await mailings.audienceChoices(),
-        count: await safeCount(values.audience),
+        choices: await mailings.audienceChoices(userOf(request)),
+        count: await safeCount(request, values.audience),
       }),
     );
   });
@@ -236,20 +255,21 @@ export async function mailingsAdminPlugin(
   r.post('/admin/mailings', { preHandler: edit, schema: { body: MailingForm } }, async (request, reply) => {
     const values = formValues(request.body);
     try {
-      const id = await mailings.createMailing(inputOf(values), userOf(request).id);
+      const user = userOf(request);
+      const id = await mailings.createMailing(inputOf(values), user.id, user);
       return reply.redirect(`/admin/mailings/${id}?notice=created`, 303);
     } catch (error) {
-      if (!isAppError(error) || error.code !== 'invalid') throw error;
+      if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'forbidden')) throw error;
       return sendHtml(
         reply,
         mailingFormPage(adminView(request), {
           mailing: null,
           values,
-          choices: await mailings.audienceChoices(),
-          count: await safeCount(values.audience),
+          choices: await mailings.audienceChoices(userOf(request)),
+          count: await safeCount(request, values.audience),
           error: error.message,
         }),
-        400,
+        error.status,
       );
     }
   });
@@ -258,14 +278,23 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id',
     { preHandler: view, schema: { params: IdParams, querystring: DetailQuery } },
     async (request, reply) => {
-      const report = await mailings.mailingReport(request.params.id);
+      const mailing = await mailings.getMailing(request.params.id, userOf(request));
+      const report = await mailings.mailingReport(mailing.id);
+      await audit({
+        userId: userOf(request).id,
+        action: 'mailing.report.view',
+        subjectType: 'mailing',
+        subjectId: mailing.id,
+        details: { recipients: report.recipients },
+        ip: request.ip,
+      });
       const editable = report.mailing.status === 'draft' || report.mailing.status === 'scheduled';
       return sendHtml(
         reply,
         mailingDetailPage(adminView(request), {
           report,
-          count: editable ? await safeCount(report.mailing.audience) : null,
-          choices: await mailings.audienceChoices(),
+          count: editable ? await safeCount(request, report.mailing.audience) : null,
+          choices: await mailings.audienceChoices(userOf(request)),
           notice: request.query.notice ? notices[request.query.notice] : undefined,
           previewToken: '',
         }),
@@ -277,15 +306,15 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id/edit',
     { preHandler: edit, schema: { params: IdParams } },
     async (request, reply) => {
-      const mailing = await mailings.getMailing(request.params.id);
+      const mailing = await mailings.getMailing(request.params.id, userOf(request));
       const values = formValuesOf(mailing, defaults);
       return sendHtml(
         reply,
         mailingFormPage(adminView(request), {
           mailing,
           values,
-          choices: await mailings.audienceChoices(),
-          count: await safeCount(values.audience),
+          choices: await mailings.audienceChoices(userOf(request)),
+          count: await safeCount(request, values.audience),
         }),
       );
     },
@@ -295,20 +324,20 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id/edit',
     { preHandler: edit, schema: { params: IdParams, body: MailingForm } },
     async (request, reply) => {
-      const mailing = await mailings.getMailing(request.params.id);
+      const mailing = await mailings.getMailing(request.params.id, userOf(request));
       const values = formValues(request.body);
       try {
-        await mailings.updateDraft(mailing.id, inputOf(values));
+        await mailings.updateDraft(mailing.id, inputOf(values), userOf(request));
         return reply.redirect(`/admin/mailings/${mailing.id}?notice=saved`, 303);
       } catch (error) {
-        if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'conflict')) throw error;
+        if (!isAppError(error) || !['invalid', 'conflict', 'forbidden'].includes(error.code)) throw error;
         return sendHtml(
           reply,
           mailingFormPage(adminView(request), {
             mailing,
             values,
-            choices: await mailings.audienceChoices(),
-            count: await safeCount(values.audience),
+            choices: await mailings.audienceChoices(userOf(request)),
+            count: await safeCount(request, values.audience),
             error: error.message,
           }),
           error.status,
@@ -321,7 +350,7 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id/schedule',
     { preHandler: edit, schema: { params: IdParams, body: ScheduleBody } },
     async (request, reply) => {
-      const { id } = request.params;
+      const { id } = await mailings.getMailing(request.params.id, userOf(request));
       if (request.body.when === 'now' || !request.body.at) {
         await mailings.scheduleMailing(id, null);
         return reply.redirect(`/admin/mailings/${id}?notice=started`, 303);
@@ -342,7 +371,7 @@ export async function mailingsAdminPlugin(
       `/admin/mailings/:id/${path}`,
       { preHandler: edit, schema: { params: IdParams, body: CsrfBody } },
       async (request, reply) => {
-        await action(request.params.id);
+        await action((await mailings.getMailing(request.params.id, userOf(request))).id);
         return reply.redirect(`/admin/mailings/${request.params.id}?notice=${notice}`, 303);
       },
     );
@@ -354,7 +383,8 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id/winner',
     { preHandler: edit, schema: { params: IdParams, body: WinnerBody } },
     async (request, reply) => {
-      await mailings.sendWinnerToRest(request.params.id, request.body.variant);
+      const mailing = await mailings.getMailing(request.params.id, userOf(request));
+      await mailings.sendWinnerToRest(mailing.id, request.body.variant);
       return reply.redirect(`/admin/mailings/${request.params.id}?notice=winner`, 303);
     },
   );
@@ -363,8 +393,21 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id/test',
     { preHandler: edit, schema: { params: IdParams, body: TestBody } },
     async (request, reply) => {
-      const personId = request.body.as?.trim() ? await mailings.personIdByEmail(request.body.as) : null;
-      await mailings.sendTestMessage(request.params.id, request.body.to, personId);
+      const user = userOf(request);
+      const mailing = await mailings.getMailing(request.params.id, user);
+      const personId = request.body.as?.trim() ? await mailings.personIdByEmail(request.body.as, user) : null;
+      if (personId) {
+        // The test message carries that person's name and address: a view of their data.
+        await audit({
+          userId: user.id,
+          action: 'mailing.test_as',
+          subjectType: 'person',
+          subjectId: personId,
+          details: { mailingId: mailing.id },
+          ip: request.ip,
+        });
+      }
+      await mailings.sendTestMessage(mailing.id, request.body.to, personId);
       return reply.redirect(`/admin/mailings/${request.params.id}?notice=tested`, 303);
     },
   );
@@ -373,9 +416,20 @@ export async function mailingsAdminPlugin(
     '/admin/mailings/:id/preview',
     { preHandler: edit, schema: { params: IdParams, querystring: PreviewQuery } },
     async (request, reply) => {
-      const mailing = await mailings.getMailing(request.params.id);
+      const user = userOf(request);
+      const mailing = await mailings.getMailing(request.params.id, user);
       const as = request.query.as?.trim() || null;
-      const personId = as ? await mailings.personIdByEmail(as) : null;
+      const personId = as ? await mailings.personIdByEmail(as, user) : null;
+      if (personId) {
+        await audit({
+          userId: user.id,
+          action: 'mailing.preview_as',
+          subjectType: 'person',
+          subjectId: personId,
+          details: { mailingId: mailing.id },
+          ip: request.ip,
+        });
+      }
       const variant = request.query.variant ?? 'A';
       const rendered = await mailings.previewMailing(mailing.id, personId, variant);
       const expires = Date.now() + 10 * 60_000;
@@ -424,6 +478,13 @@ export async function mailingsAdminPlugin(
 
   r.get('/admin/outbox', { preHandler: edit }, async (request, reply) => {
     const [rows, total] = [await mail.listOutbox({ limit: 100 }), await mail.countOutbox()];
+    await audit({
+      userId: userOf(request).id,
+      action: 'outbox.view',
+      subjectType: 'outbox',
+      details: { messages: rows.length },
+      ip: request.ip,
+    });
     return sendHtml(
       reply,
       outboxPage(adminView(request), { rows, total, smtp: Boolean(ctx.config.smtpUrl) }),
@@ -433,6 +494,13 @@ export async function mailingsAdminPlugin(
   r.get('/admin/outbox/:id', { preHandler: edit, schema: { params: IdParams } }, async (request, reply) => {
     const message = await mail.findOutboxMessage(request.params.id);
     if (!message) throw new AppError('not_found', 'There is no such message in the outbox.');
+    await audit({
+      userId: userOf(request).id,
+      action: 'outbox.message.view',
+      subjectType: 'outbox',
+      subjectId: message.id,
+      ip: request.ip,
+    });
     return sendHtml(reply, outboxMessagePage(adminView(request), message));
   });
 }

@@ -28,6 +28,19 @@ import type { PersonIdSubquery } from '../../people/audience/index.ts';
 /** Group members for the "in group" audience criterion (the groups capability provides it). */
 export interface GroupsForMail {
   memberIdsQuery(groupIds: readonly string[], executor: Executor): Promise<PersonIdSubquery>;
+  /** Group ids a user's rights are limited to (a group leader's), or null for the whole organisation. */
+  scopeFor?(actor: MailActor): Promise<string[] | null>;
+  /** Groups the user may choose in the "in group" criterion, indented as a tree. */
+  groupChoices?(actor: MailActor | null): Promise<Array<{ id: string; name: string }>>;
+}
+
+/**
+ * The signed-in user on whose behalf a mailing is read, composed or counted. A group leader's
+ * mailings only ever reach (and their counts and previews only ever show) their groups' members.
+ */
+export interface MailActor {
+  id: string;
+  role: string;
 }
 import * as store from './store.ts';
 import type { MailEventKind, MailingRow, MailingStatus } from './tables.ts';
@@ -198,11 +211,41 @@ export function createMailingsService(
   }
   registerJobs();
 
+  /** The group ids an actor is limited to; null for organisation-wide users (and no actor). */
+  async function scopeOf(actor: MailActor | null | undefined): Promise<string[] | null> {
+    if (!actor || !options.groups?.scopeFor) return null;
+    return options.groups.scopeFor(actor);
+  }
+
+  function storedScope(mailing: MailingRow): string[] | null {
+    if (mailing.scope_group_ids === null) return null;
+    try {
+      const ids: unknown = JSON.parse(mailing.scope_group_ids);
+      return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
+    } catch {
+      // Unreadable scope: reach nobody rather than everyone.
+      return [];
+    }
+  }
+
+  /** Whether a limited actor may see a mailing: only mailings limited to groups within their own. */
+  function withinScope(mailing: MailingRow, scope: string[] | null): boolean {
+    if (scope === null) return true;
+    const limited = storedScope(mailing);
+    return limited !== null && limited.every((id) => scope.includes(id));
+  }
+
   async function audienceFilter(
     executor: Executor,
     audience: AudienceDefinition,
+    scope: readonly string[] | null = null,
   ): Promise<PeopleAudienceFilter> {
     const include = [];
+    if (scope !== null) {
+      // Always intersected with the scope's members, whatever the criteria say.
+      if (!options.groups) throw new AppError('forbidden', 'Group-limited mailings need the groups module.');
+      include.push(await options.groups.memberIdsQuery(scope, executor));
+    }
     if (audience.groups?.length) {
       if (!options.groups) throw new AppError('invalid', 'Group criteria need the groups module.');
       include.push(await options.groups.memberIdsQuery(audience.groups, executor));
@@ -240,13 +283,29 @@ export function createMailingsService(
   async function audienceQuery(
     executor: Executor,
     audience: AudienceDefinition,
+    scope: readonly string[] | null = null,
   ): Promise<ReachableEmailQuery> {
-    return selectReachableEmails(executor, await audienceFilter(executor, audience));
+    return selectReachableEmails(executor, await audienceFilter(executor, audience, scope));
   }
 
-  /** Exact number of people a definition reaches right now (subscribed, not suppressed). */
-  async function countAudience(audience: AudienceDefinition | string | unknown): Promise<number> {
-    return audienceStore.countDistinctPeople(db, await audienceQuery(db, parseAudience(audience)));
+  /**
+   * Exact number of people a definition reaches right now (subscribed, not suppressed); for a
+   * group leader, only among their groups' members.
+   */
+  async function countAudience(
+    audience: AudienceDefinition | string | unknown,
+    actor?: MailActor | null,
+  ): Promise<number> {
+    const scope = await scopeOf(actor);
+    return audienceStore.countDistinctPeople(db, await audienceQuery(db, parseAudience(audience), scope));
+  }
+
+  /** Refuses "in group" criteria outside a leader's groups (the scope would reach nobody there anyway). */
+  function checkGroupsInScope(input: MailingInput, scope: string[] | null): void {
+    if (scope === null) return;
+    const groups = parseAudience(input.audience ?? {}).groups ?? [];
+    if (groups.some((id) => !scope.includes(id)))
+      throw new AppError('forbidden', 'You can only mail the members of the groups you lead.');
   }
 
   function rowFromInput(
@@ -264,6 +323,7 @@ export function createMailingsService(
     | 'pause_reason'
     | 'lease_until'
     | 'ab_winner'
+    | 'scope_group_ids'
   > {
     const fromAddress = tryNormaliseEmail(input.fromAddress);
     if (!fromAddress) throw new AppError('invalid', 'The from address is not a valid email address.');
@@ -314,18 +374,31 @@ export function createMailingsService(
     return row;
   }
 
-  async function getMailing(id: string): Promise<MailingRow> {
+  /** The mailing; with an actor, not found unless it is within their scope. */
+  async function getMailing(id: string, actor?: MailActor | null): Promise<MailingRow> {
     const mailing = await store.findMailing(db, id);
-    if (!mailing) throw new AppError('not_found', 'There is no such mailing.');
+    if (!mailing || !withinScope(mailing, await scopeOf(actor)))
+      throw new AppError('not_found', 'There is no such mailing.');
     return mailing;
   }
 
-  async function createMailing(input: MailingInput, createdBy: string | null = null): Promise<string> {
+  /**
+   * A new draft. With an actor who leads groups (and is not an admin), the mailing is limited for
+   * good to those groups' members: whoever sends it later, recipients are chosen among them.
+   */
+  async function createMailing(
+    input: MailingInput,
+    createdBy: string | null = null,
+    actor?: MailActor | null,
+  ): Promise<string> {
+    const scope = await scopeOf(actor);
+    checkGroupsInScope(input, scope);
     const id = newId();
     const now = nowIso();
     await store.insertMailing(db, {
       id,
       ...rowFromInput(input),
+      scope_group_ids: scope === null ? null : JSON.stringify(scope),
       status: 'draft',
       ab_winner: null,
       scheduled_at: null,
@@ -340,8 +413,9 @@ export function createMailingsService(
     return id;
   }
 
-  async function updateDraft(id: string, input: MailingInput): Promise<void> {
-    const mailing = await getMailing(id);
+  async function updateDraft(id: string, input: MailingInput, actor?: MailActor | null): Promise<void> {
+    const mailing = await getMailing(id, actor);
+    checkGroupsInScope(input, await scopeOf(actor));
     if (mailing.status !== 'draft' && mailing.status !== 'scheduled') {
       throw new AppError('conflict', 'Only a draft or scheduled mailing can be edited.');
     }
@@ -356,21 +430,22 @@ export function createMailingsService(
    * queues the first sending job, all in one transaction.
    */
   async function startSending(id: string): Promise<number> {
+    // The audience SQL is built before the transaction: building it reads groups and petitions,
+    // which must not wait on the transaction's own connection (SQLite has one).
+    const draft = await store.findMailing(db, id);
+    if (!draft) throw new AppError('not_found', 'There is no such mailing.');
+    const reachable = await audienceQuery(db, parseAudience(draft.audience), storedScope(draft));
     return db.transaction().execute(async (trx) => {
       const mailing = await store.findMailing(trx, id);
       if (!mailing) throw new AppError('not_found', 'There is no such mailing.');
       if (mailing.status !== 'draft' && mailing.status !== 'scheduled') {
         throw new AppError('conflict', `This mailing is ${mailing.status}; it cannot be started again.`);
       }
-      const audience = parseAudience(mailing.audience);
+      if (mailing.audience !== draft.audience || mailing.scope_group_ids !== draft.scope_group_ids)
+        throw new AppError('conflict', 'The audience changed while sending started; please try again.');
       const ab = Boolean(mailing.subject_b);
       const testing = ab && mailing.ab_test_percent < 100;
-      const count = await audienceStore.insertRecipientsFrom(
-        trx,
-        id,
-        await audienceQuery(trx, audience),
-        testing ? 'held' : 'queued',
-      );
+      const count = await audienceStore.insertRecipientsFrom(trx, id, reachable, testing ? 'held' : 'queued');
       if (ab) {
         // The last hex digit of a person id is random: digits split the audience evenly.
         const share = testing
@@ -508,11 +583,23 @@ export function createMailingsService(
     );
   }
 
-  /** The person id behind an address, for "preview as" and "test as". */
-  async function personIdByEmail(email: string): Promise<string> {
+  /**
+   * The person id behind an address, for "preview as" and "test as"; a group leader finds only
+   * their groups' members (others read as unknown).
+   */
+  async function personIdByEmail(email: string, actor?: MailActor | null): Promise<string> {
     const address = tryNormaliseEmail(email);
     const found = address ? await findEmailStatus(db, address) : undefined;
-    if (!found) throw new AppError('invalid', `Nobody has the address ${email.slice(0, 100)}.`);
+    const scope = await scopeOf(actor);
+    const visible =
+      found &&
+      (scope === null ||
+        (await audienceStore.isPersonAmong(
+          db,
+          found.person_id,
+          await options.groups!.memberIdsQuery(scope, db),
+        )));
+    if (!found || !visible) throw new AppError('invalid', `Nobody has the address ${email.slice(0, 100)}.`);
     return found.person_id;
   }
 
@@ -807,17 +894,27 @@ export function createMailingsService(
     createMailing,
     updateDraft,
     getMailing,
-    listMailings: () => store.listMailings(db),
+    /** Newest mailings; a group leader sees only the mailings limited to their groups. */
+    listMailings: async (actor?: MailActor | null) => {
+      const scope = await scopeOf(actor);
+      return (await store.listMailings(db)).filter((m) => withinScope(m, scope));
+    },
     /** Every mailing, a page at a time, oldest first (the API's messages collection). */
     listMailingsPage: (page: { offset: number; limit: number }) => store.listMailingsPage(db, page),
     countAudience,
-    audienceChoices: async () => ({
-      ...(await listAllTagAndListNames(db)),
-      petitions: petitions ? await petitions.listPetitionChoices() : [],
-      mailings: (await store.listMailings(db, 100))
-        .filter((m) => m.started_at)
-        .map((m) => ({ id: m.id, name: m.name })),
-    }),
+    audienceChoices: async (actor?: MailActor | null) => {
+      const scope = await scopeOf(actor);
+      return {
+        ...(await listAllTagAndListNames(db)),
+        petitions: petitions ? await petitions.listPetitionChoices() : [],
+        mailings: (await store.listMailings(db, 100))
+          .filter((m) => m.started_at && withinScope(m, scope))
+          .map((m) => ({ id: m.id, name: m.name })),
+        groups: options.groups?.groupChoices ? await options.groups.groupChoices(actor ?? null) : [],
+      };
+    },
+    /** The group ids the actor's mailings are limited to, or null (for pages that say so). */
+    scopeOf,
     startSending,
     scheduleMailing,
     cancelMailing,

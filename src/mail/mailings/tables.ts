@@ -33,6 +33,8 @@ export interface MailingsTable {
   pause_reason: string | null;
   lease_until: string | null;
   created_by: string | null;
+  /** JSON array of group ids the mailing is limited to (a leader's), or null for everyone. */
+  scope_group_ids: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requireRole, userOf } from '../../auth/index.ts';
+import { requireRole, userOf, type CurrentUser } from '../../auth/index.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError, isAppError } from '../../errors.ts';
 import { deliveryPdf, signaturesCsv } from '../delivery.ts';
@@ -160,12 +160,33 @@ export function petitionInputOf(v: PetitionFormValues): PetitionInput {
   };
 }
 
+/**
+ * What the admin pages need from groups and the audit log (the groups capability implements it).
+ * A group leader manages only the petitions their groups own; whoever signs such a petition is
+ * counted a member of the group, so its signer pages are theirs to see.
+ */
+export interface PetitionAdminAccess {
+  /** Group ids whose petitions the user may manage, or null for every petition. */
+  petitionScope(user: CurrentUser): Promise<string[] | null>;
+  /** Writes that the user saw signers' personal data. */
+  recordView(
+    user: CurrentUser,
+    action: string,
+    petitionId: string,
+    details?: Record<string, unknown>,
+  ): Promise<void>;
+}
+
 export interface AdminRoutesOptions {
   ctx: AppContext;
   petitions: PetitionService;
+  access?: PetitionAdminAccess | null;
 }
 
-export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions }: AdminRoutesOptions) {
+export async function petitionAdminRoutes(
+  app: FastifyInstance,
+  { ctx, petitions, access }: AdminRoutesOptions,
+) {
   if (!app.hasContentTypeParser('multipart/form-data')) {
     await app.register(multipart, { limits: { fileSize: ctx.config.maxUploadBytes, files: 1, fields: 5 } });
   }
@@ -186,8 +207,46 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
   const sendHtml = (reply: FastifyReply, markup: { value: string }, status = 200) =>
     reply.status(status).type('text/html; charset=utf-8').send(markup.value);
 
+  const scopeOf = (request: FastifyRequest) =>
+    access ? access.petitionScope(userOf(request)) : Promise.resolve(null);
+
+  /** The petition, when the user may manage it (a leader: only their groups' petitions). */
+  async function petitionFor(request: FastifyRequest, id: string) {
+    const petition = await petitions.getPetition(id);
+    const scope = await scopeOf(request);
+    if (scope && !(petition.row.group_id && scope.includes(petition.row.group_id)))
+      throw new AppError('not_found', 'There is no such petition.');
+    return petition;
+  }
+
+  /** A leader's petition must belong to one of their groups (the first one when none is chosen). */
+  async function groupAllowed(
+    request: FastifyRequest,
+    values: PetitionFormValues,
+  ): Promise<PetitionFormValues> {
+    const scope = await scopeOf(request);
+    if (!scope) return values;
+    const chosen = values.group_id.trim();
+    if (!chosen && scope[0]) return { ...values, group_id: scope[0] };
+    if (!scope.includes(chosen))
+      throw new AppError('forbidden', 'You can only create petitions for the groups you lead.');
+    return values;
+  }
+
+  const recordView = async (
+    request: FastifyRequest,
+    action: string,
+    petitionId: string,
+    details?: Record<string, unknown>,
+  ) => {
+    if (access) await access.recordView(userOf(request), action, petitionId, details);
+  };
+
   r.get('/admin/petitions', { preHandler: view }, async (request, reply) => {
-    const rows = await petitions.listPetitions();
+    const scope = await scopeOf(request);
+    const rows = (await petitions.listPetitions()).filter(
+      (p) => !scope || (p.group_id !== null && scope.includes(p.group_id)),
+    );
     const withCounts = await Promise.all(
       rows.map(async (petition) => ({
         petition,
@@ -202,12 +261,13 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
   );
 
   r.post('/admin/petitions', { preHandler: edit, schema: { body: PetitionForm } }, async (request, reply) => {
-    const values = formValues(request.body);
+    let values = formValues(request.body);
     try {
+      values = await groupAllowed(request, values);
       const petition = await petitions.createPetition(petitionInputOf(values));
       return reply.redirect(`/admin/petitions/${petition.row.id}?notice=created`, 303);
     } catch (error) {
-      if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'conflict')) throw error;
+      if (!isAppError(error) || !['invalid', 'conflict', 'forbidden'].includes(error.code)) throw error;
       return sendHtml(
         reply,
         petitionFormPage(adminCtx(request), { petition: null, values, error: error.message }),
@@ -220,7 +280,7 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/edit',
     { preHandler: edit, schema: { params: IdParams } },
     async (request, reply) => {
-      const petition = await petitions.getPetition(request.params.id);
+      const petition = await petitionFor(request, request.params.id);
       return sendHtml(
         reply,
         petitionFormPage(adminCtx(request), { petition, values: formValuesOf(petition) }),
@@ -232,13 +292,14 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/edit',
     { preHandler: edit, schema: { params: IdParams, body: PetitionForm } },
     async (request, reply) => {
-      const petition = await petitions.getPetition(request.params.id);
-      const values = formValues(request.body);
+      const petition = await petitionFor(request, request.params.id);
+      let values = formValues(request.body);
       try {
+        values = await groupAllowed(request, values);
         await petitions.updatePetition(petition.row.id, petitionInputOf(values));
         return reply.redirect(`/admin/petitions/${petition.row.id}?notice=saved`, 303);
       } catch (error) {
-        if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'conflict')) throw error;
+        if (!isAppError(error) || !['invalid', 'conflict', 'forbidden'].includes(error.code)) throw error;
         return sendHtml(
           reply,
           petitionFormPage(adminCtx(request), { petition, values, error: error.message }),
@@ -260,7 +321,12 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id',
     { preHandler: view, schema: { params: IdParams, querystring: DashboardQuery } },
     async (request, reply) => {
-      const dashboard = await petitions.getDashboard(request.params.id);
+      const dashboard = await petitions.getDashboard((await petitionFor(request, request.params.id)).row.id);
+      // The dashboard names signers (comments, referrers): a view of personal data.
+      await recordView(request, 'petition.signers.view', dashboard.petition.row.id, {
+        comments: dashboard.comments.length,
+        referrers: dashboard.byReferrer.length,
+      });
       const today = new Date();
       const days: Array<{ day: string; total: number }> = [];
       const byDay = new Map(dashboard.perDay.map((d) => [d.day, d.total]));
@@ -293,7 +359,7 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/preview',
     { preHandler: view, schema: { params: IdParams, querystring: PreviewQuery } },
     async (request, reply) => {
-      const petition = await petitions.getPetition(request.params.id);
+      const petition = await petitionFor(request, request.params.id);
       const lang = pickLanguage(request.query.lang, pickLanguage(petition.row.language));
       const texts = petitions.textsFor(petition, lang);
       const page = petitionPage({
@@ -317,7 +383,7 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/publish',
     { preHandler: edit, schema: { params: IdParams } },
     async (request, reply) => {
-      await petitions.publishPetition(request.params.id);
+      await petitions.publishPetition((await petitionFor(request, request.params.id)).row.id);
       return reply.redirect(`/admin/petitions/${request.params.id}?notice=published`, 303);
     },
   );
@@ -326,7 +392,7 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/close',
     { preHandler: edit, schema: { params: IdParams } },
     async (request, reply) => {
-      await petitions.closePetition(request.params.id);
+      await petitions.closePetition((await petitionFor(request, request.params.id)).row.id);
       return reply.redirect(`/admin/petitions/${request.params.id}?notice=closed`, 303);
     },
   );
@@ -336,7 +402,7 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     { preHandler: edit, schema: { params: CommentParams, body: CommentBody } },
     async (request, reply) => {
       await petitions.moderateComment(
-        request.params.id,
+        (await petitionFor(request, request.params.id)).row.id,
         request.params.signatureId,
         request.body.action === 'approve' ? 'approved' : 'hidden',
       );
@@ -348,7 +414,7 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/districts',
     { preHandler: edit, schema: { params: IdParams } },
     async (request, reply) => {
-      const petition = await petitions.getPetition(request.params.id);
+      const petition = await petitionFor(request, request.params.id);
       if (!request.isMultipart()) throw new AppError('invalid', 'Please choose a CSV file to upload.');
       const file = await request.file();
       if (!file) throw new AppError('invalid', 'Please choose a CSV file to upload.');
@@ -366,7 +432,8 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/signatures.csv',
     { preHandler: view, schema: { params: IdParams } },
     async (request, reply) => {
-      const petition = await petitions.getPetition(request.params.id);
+      const petition = await petitionFor(request, request.params.id);
+      await recordView(request, 'petition.signatures.export', petition.row.id);
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${petition.row.slug}-signatures.csv"`)
@@ -378,7 +445,8 @@ export async function petitionAdminRoutes(app: FastifyInstance, { ctx, petitions
     '/admin/petitions/:id/delivery.pdf',
     { preHandler: view, schema: { params: IdParams } },
     async (request, reply) => {
-      const petition = await petitions.getPetition(request.params.id);
+      const petition = await petitionFor(request, request.params.id);
+      await recordView(request, 'petition.delivery.export', petition.row.id);
       let aborted = false;
       request.raw.once('close', () => {
         if (!reply.raw.writableFinished) aborted = true;
