@@ -7,6 +7,7 @@ import { createMetrics } from './ops/metrics.ts';
 import { opsPlugin } from './ops/plugin.ts';
 import { createServices, registerPlugins, type Services } from './services.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
+import { installSecurityHeaders } from './web/security-headers.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,6 +38,7 @@ export async function buildApp(
   app.decorate('services', services);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  installSecurityHeaders(app);
   await app.register(formbody, { bodyLimit: 1024 * 1024 });
   await app.register(cookie);
 

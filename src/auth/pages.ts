@@ -195,3 +195,145 @@ export function usersPage(input: {
       </form>`,
   });
 }
+
+export function secondFactorPage(input: {
+  next: string;
+  loginCsrf: string;
+  error?: string;
+  orgName: string;
+}): SafeHtml {
+  return publicPage({
+    title: `Sign in · ${input.orgName}`,
+    body: html`<h1>Sign in to ${input.orgName}</h1>
+      ${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
+      <form method="post" action="/admin/login/code">
+        <input type="hidden" name="_login_csrf" value="${input.loginCsrf}" />
+        <input type="hidden" name="next" value="${input.next}" />
+        <label for="code">Code from your authenticator app</label>
+        <input
+          id="code"
+          name="code"
+          type="text"
+          inputmode="numeric"
+          autocomplete="one-time-code"
+          required
+          autofocus
+          aria-describedby="code-help"
+        />
+        <p id="code-help">Lost your phone? Type one of your recovery codes instead.</p>
+        <p><button type="submit">Continue</button></p>
+      </form>
+      <p><a href="/admin/login">Start again</a></p>`,
+  });
+}
+
+export function accountPage(input: {
+  user: CurrentUser;
+  orgName: string;
+  twoFactor: { enabled: boolean; recoveryCodesLeft: number };
+  error?: string;
+  notice?: string;
+}): SafeHtml {
+  const { user, twoFactor } = input;
+  return adminPage({
+    title: 'Your account',
+    section: 'account',
+    user,
+    csrfToken: user.csrfToken,
+    orgName: input.orgName,
+    body: html`<h1>Your account</h1>
+      ${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
+      ${input.notice ? html`<p role="status" class="notice">${input.notice}</p>` : ''}
+      <p>Signed in as <strong>${user.email}</strong> (${user.role}).</p>
+      <h2>Two-factor sign-in</h2>
+      ${
+        twoFactor.enabled
+          ? html`<p>
+                On: signing in asks for a code from your authenticator app. ${twoFactor.recoveryCodesLeft}
+                unused recovery codes left.
+              </p>
+              <form method="post" action="/admin/account/two-factor/disable">
+                ${csrfField(user.csrfToken)}
+                <label for="disable-password">Your password, to turn two-factor sign-in off</label>
+                <input
+                  id="disable-password"
+                  name="password"
+                  type="password"
+                  autocomplete="current-password"
+                  required
+                />
+                <p><button type="submit" class="secondary">Turn off two-factor sign-in</button></p>
+              </form>`
+          : html`<p>
+                Off. With it on, signing in also asks for a code from an authenticator app on your phone, so a
+                stolen password alone is not enough.
+              </p>
+              <p><a href="/admin/account/two-factor">Set up two-factor sign-in</a></p>`
+      }`,
+  });
+}
+
+export function twoFactorSetupPage(input: {
+  user: CurrentUser;
+  orgName: string;
+  secret: string;
+  uri: string;
+  qrSvg: SafeHtml;
+  error?: string;
+}): SafeHtml {
+  const { user } = input;
+  const grouped = input.secret.replace(/(.{4})/g, '$1 ').trim();
+  return adminPage({
+    title: 'Set up two-factor sign-in',
+    section: 'account',
+    user,
+    csrfToken: user.csrfToken,
+    orgName: input.orgName,
+    body: html`<h1>Set up two-factor sign-in</h1>
+      ${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
+      <ol>
+        <li>
+          Scan this code with an authenticator app (any app for "TOTP" codes), or type the key by hand.
+          <div class="qr">${input.qrSvg}</div>
+          <p>Key: <code>${grouped}</code></p>
+          <p>Or the full address: <code class="otpauth">${input.uri}</code></p>
+        </li>
+        <li>
+          <form method="post" action="/admin/account/two-factor">
+            ${csrfField(user.csrfToken)}
+            <label for="code">Type the 6-digit code the app shows now</label>
+            <input
+              id="code"
+              name="code"
+              type="text"
+              inputmode="numeric"
+              autocomplete="one-time-code"
+              required
+            />
+            <p><button type="submit">Turn on two-factor sign-in</button></p>
+          </form>
+        </li>
+      </ol>
+      <p><a href="/admin/account">Back to your account</a></p>`,
+  });
+}
+
+export function recoveryCodesPage(input: { user: CurrentUser; orgName: string; codes: string[] }): SafeHtml {
+  const { user } = input;
+  return adminPage({
+    title: 'Recovery codes',
+    section: 'account',
+    user,
+    csrfToken: user.csrfToken,
+    orgName: input.orgName,
+    body: html`<h1>Two-factor sign-in is on</h1>
+      <p role="status" class="notice">
+        Keep these recovery codes somewhere safe. Each one signs you in once if you lose your phone. They are
+        shown only now.
+      </p>
+      <ul class="recovery-codes">
+        ${input.codes.map((c) => html`<li><code>${c}</code></li>`)}
+      </ul>
+      <p><a href="/admin/account">Done</a></p>`,
+  });
+}

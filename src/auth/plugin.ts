@@ -5,23 +5,24 @@ import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { requireRole, userOf } from './guard.ts';
-import { homePage, invitePage, loginPage, usersPage } from './pages.ts';
+import {
+  accountPage,
+  homePage,
+  invitePage,
+  loginPage,
+  recoveryCodesPage,
+  secondFactorPage,
+  twoFactorSetupPage,
+  usersPage,
+} from './pages.ts';
+import { qrCodeSvg } from './qr.ts';
 import { isRole } from './roles.ts';
 import { MIN_PASSWORD_LENGTH, type AuthService, type CurrentUser } from './service.ts';
 
 export const SESSION_COOKIE = 'undersign_session';
 const LOGIN_CSRF_COOKIE = 'undersign_login';
-
-const adminCsp = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "object-src 'none'",
-].join('; ');
+/** Carries the signed result of the password step to the code step (two-factor sign-in). */
+const SECOND_FACTOR_COOKIE = 'undersign_2fa';
 
 function meta(request: FastifyRequest) {
   return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
@@ -37,7 +38,7 @@ function isAdminPath(url: string): boolean {
   return url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
 }
 
-const sessionExempt = /^\/admin\/(login|invite\/[^/?]+)(\?|$)/;
+const sessionExempt = /^\/admin\/(login(\/code)?|invite\/[^/?]+)(\?|$)/;
 
 /**
  * Hooks on the root instance: every request under /admin learns who is signed in, and every
@@ -69,17 +70,6 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService, ctx: A
         'This form has expired or did not come from this site. Reload the page and try again.',
       );
     }
-  });
-
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'same-origin');
-    if (isAdminPath(request.url)) {
-      reply.header('content-security-policy', adminCsp);
-      reply.header('x-frame-options', 'DENY');
-      reply.header('cache-control', 'no-store');
-    }
-    if (secureCookie) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
   });
 
   app.decorate('sessionCookieOptions', {
@@ -157,13 +147,22 @@ export async function authPlugin(
         );
       }
       try {
-        const token = await auth.signIn(request.body.email, request.body.password, meta(request));
-        reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/admin' });
-        reply.setCookie(SESSION_COOKIE, token, instance.sessionCookieOptions);
-        return reply.redirect(next, 303);
+        const result = await auth.signIn(request.body.email, request.body.password, meta(request));
+        if ('secondFactor' in result) {
+          reply.setCookie(SECOND_FACTOR_COOKIE, result.secondFactor, {
+            ...instance.sessionCookieOptions,
+            path: '/admin/login',
+            maxAge: 300,
+          });
+          return html(reply).send(secondFactorPage({ next, loginCsrf: newLoginCsrf(reply), orgName }).value);
+        }
+        return await startSignedIn(request, reply, result.session, next);
       } catch (error) {
         if (!isAppError(error) || (error.code !== 'unauthorized' && error.code !== 'rate_limited'))
           throw error;
+        if (typeof error.details?.retryAfter === 'number') {
+          reply.header('retry-after', String(error.details.retryAfter));
+        }
         reply.status(error.status);
         return html(reply).send(
           loginPage({
@@ -173,6 +172,68 @@ export async function authPlugin(
             error: error.message,
             orgName,
           }).value,
+        );
+      }
+    },
+  );
+
+  /**
+   * Hands out a new session: the session the browser came with (if any) ends, so a sign-in
+   * always changes the session id and an id known before it is worthless after.
+   */
+  async function startSignedIn(request: FastifyRequest, reply: FastifyReply, token: string, next: string) {
+    await auth.signOut(request.cookies[SESSION_COOKIE]);
+    reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/admin' });
+    reply.clearCookie(SECOND_FACTOR_COOKIE, { path: '/admin/login' });
+    reply.setCookie(SESSION_COOKIE, token, instance.sessionCookieOptions);
+    return reply.redirect(next, 303);
+  }
+
+  app.post(
+    '/admin/login/code',
+    {
+      schema: {
+        body: Type.Object({
+          code: Type.String({ maxLength: 100 }),
+          next: Type.Optional(Type.String({ maxLength: 2000 })),
+          _login_csrf: Type.Optional(Type.String({ maxLength: 100 })),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const next = safeNext(request.body.next);
+      const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
+      if (!cookieToken || cookieToken !== request.body._login_csrf) {
+        reply.status(403);
+        return html(reply).send(
+          loginPage({
+            next,
+            loginCsrf: newLoginCsrf(reply),
+            error: 'The sign-in form expired. Please try again.',
+            orgName,
+          }).value,
+        );
+      }
+      try {
+        const token = await auth.completeSecondFactor(
+          request.cookies[SECOND_FACTOR_COOKIE],
+          request.body.code,
+          meta(request),
+        );
+        return await startSignedIn(request, reply, token, next);
+      } catch (error) {
+        if (!isAppError(error) || (error.code !== 'unauthorized' && error.code !== 'rate_limited'))
+          throw error;
+        if (typeof error.details?.retryAfter === 'number') {
+          reply.header('retry-after', String(error.details.retryAfter));
+        }
+        reply.status(error.status);
+        const ticketStillGood = error.code === 'unauthorized' && !/took too long/.test(error.message);
+        return html(reply).send(
+          (ticketStillGood
+            ? secondFactorPage({ next, loginCsrf: newLoginCsrf(reply), error: error.message, orgName })
+            : loginPage({ next, loginCsrf: newLoginCsrf(reply), error: error.message, orgName })
+          ).value,
         );
       }
     },
@@ -245,6 +306,80 @@ export async function authPlugin(
             minPassword: MIN_PASSWORD_LENGTH,
           }).value,
         );
+      }
+    },
+  );
+
+  const signedIn = { preHandler: requireRole('viewer') };
+
+  async function renderAccount(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    message: { error?: string; notice?: string } = {},
+  ) {
+    const user = userOf(request);
+    const twoFactor = await auth.twoFactorStatus(user.id);
+    return html(reply).send(accountPage({ user, orgName, twoFactor, ...message }).value);
+  }
+
+  app.get('/admin/account', signedIn, async (request, reply) => renderAccount(request, reply));
+
+  async function renderSetup(request: FastifyRequest, reply: FastifyReply, error?: string) {
+    const user = userOf(request);
+    const { secret, uri } = await auth.beginTwoFactor(user);
+    return html(reply).send(
+      twoFactorSetupPage({
+        user,
+        orgName,
+        secret,
+        uri,
+        qrSvg: qrCodeSvg(uri, 'QR code of the authenticator key'),
+        ...(error ? { error } : {}),
+      }).value,
+    );
+  }
+
+  app.get('/admin/account/two-factor', signedIn, async (request, reply) => {
+    if ((await auth.twoFactorStatus(userOf(request).id)).enabled) {
+      return reply.redirect('/admin/account', 303);
+    }
+    return renderSetup(request, reply);
+  });
+
+  app.post(
+    '/admin/account/two-factor',
+    {
+      ...signedIn,
+      schema: { body: Type.Object({ code: Type.String({ maxLength: 100 }), _csrf: Type.String() }) },
+    },
+    async (request, reply) => {
+      const user = userOf(request);
+      try {
+        const codes = await auth.confirmTwoFactor(user, request.body.code);
+        return html(reply).send(recoveryCodesPage({ user, orgName, codes }).value);
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        reply.status(error.status);
+        if (error.code === 'conflict') return renderAccount(request, reply, { error: error.message });
+        return renderSetup(request, reply, error.message);
+      }
+    },
+  );
+
+  app.post(
+    '/admin/account/two-factor/disable',
+    {
+      ...signedIn,
+      schema: { body: Type.Object({ password: Type.String({ maxLength: 1000 }), _csrf: Type.String() }) },
+    },
+    async (request, reply) => {
+      try {
+        await auth.disableTwoFactor(userOf(request), request.body.password);
+        return renderAccount(request, reply, { notice: 'Two-factor sign-in is off.' });
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        reply.status(error.status);
+        return renderAccount(request, reply, { error: error.message });
       }
     },
   );

@@ -7,6 +7,8 @@ import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { hasRole, isRole, type Role } from './roles.ts';
 import * as store from './store.ts';
+import { FailureCounter } from './throttle.ts';
+import { base32Decode, matchTotp, newTotpSecret, openSecret, otpauthUri, sealSecret } from './totp.ts';
 
 export interface CurrentUser {
   id: string;
@@ -31,6 +33,12 @@ const SESSION_MAX_MS = 14 * 24 * 3600_000;
 const INVITE_MS = 7 * 24 * 3600_000;
 const MAX_FAILED_LOGINS = 8;
 const LOCKOUT_MS = 15 * 60_000;
+/** Failed sign-ins (any account) one client address may make per window before it must wait. */
+export const MAX_FAILED_LOGINS_PER_IP = 30;
+const IP_WINDOW_MS = 15 * 60_000;
+/** How long the password step stays valid while the person types their authenticator code. */
+const SECOND_FACTOR_MS = 5 * 60_000;
+const RECOVERY_CODES = 10;
 export const MIN_PASSWORD_LENGTH = 10;
 
 const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
@@ -72,8 +80,36 @@ function toPublicUser(user: UserRow): PublicUser {
 // A fixed hash so an unknown email costs the same time as a wrong password.
 const dummyHashPromise = hash('undersign-dummy-password');
 
+/** What the password step of a sign-in leads to: a session, or a request for the second factor. */
+export type SignInResult = { session: string } | { secondFactor: string };
+
+function normaliseRecoveryCode(code: string): string {
+  return code.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+function newRecoveryCode(): string {
+  const text = randomBytes(8)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
+  const padded = (text + randomBytes(8).toString('hex')).slice(0, 10);
+  return `${padded.slice(0, 5)}-${padded.slice(5)}`;
+}
+
 export function createAuthService(ctx: AppContext) {
   const { db } = ctx;
+  const ipFailures = new FailureCounter(MAX_FAILED_LOGINS_PER_IP, IP_WINDOW_MS);
+
+  function checkIpAllowed(ip: string | null): void {
+    const wait = ip ? ipFailures.blockedFor(ip) : 0;
+    if (wait > 0) {
+      throw new AppError(
+        'rate_limited',
+        `Too many failed sign-in attempts from your network. Try again in ${Math.ceil(wait / 60)} minutes.`,
+        { retryAfter: wait },
+      );
+    }
+  }
 
   function csrfTokenFor(sessionId: string): string {
     return createHmac('sha256', ctx.config.secretKey).update(`csrf:${sessionId}`).digest('base64url');
@@ -117,6 +153,9 @@ export function createAuthService(ctx: AppContext) {
       failed_logins: 0,
       locked_until: null,
       disabled_at: null,
+      totp_secret: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
       created_at: now,
       updated_at: now,
     };
@@ -133,15 +172,18 @@ export function createAuthService(ctx: AppContext) {
   /** Checks email and password; counts failures and locks the account for a while after too many. */
   async function authenticate(emailText: string, password: string, ip: string | null): Promise<UserRow> {
     const wrong = new AppError('unauthorized', 'The email or password is not correct.');
+    checkIpAllowed(ip);
     let email: string;
     try {
       email = normaliseUserEmail(emailText);
     } catch {
+      if (ip) ipFailures.fail(ip);
       throw wrong;
     }
     const user = await store.findUserByEmail(db, email);
     if (!user || !user.password_hash || user.disabled_at) {
       await verify(await dummyHashPromise, password).catch(() => false);
+      if (ip) ipFailures.fail(ip);
       throw wrong;
     }
     const now = Date.now();
@@ -152,20 +194,26 @@ export function createAuthService(ctx: AppContext) {
     }
     const ok = await verify(user.password_hash, password).catch(() => false);
     if (!ok) {
-      const failed = user.failed_logins + 1;
-      const lock = failed >= MAX_FAILED_LOGINS;
-      await store.updateUser(db, user.id, {
-        failed_logins: lock ? 0 : failed,
-        locked_until: lock ? new Date(now + LOCKOUT_MS).toISOString() : user.locked_until,
-        updated_at: nowIso(),
-      });
-      await audit({ userId: user.id, action: lock ? 'login.locked' : 'login.failed', ip });
+      if (ip) ipFailures.fail(ip);
+      await countFailure(user, ip, now);
       throw wrong;
     }
     if (user.failed_logins > 0 || user.locked_until) {
       await store.updateUser(db, user.id, { failed_logins: 0, locked_until: null, updated_at: nowIso() });
     }
     return user;
+  }
+
+  /** One more wrong password or code for the account; locks it for a while after too many. */
+  async function countFailure(user: UserRow, ip: string | null, now: number): Promise<void> {
+    const failed = user.failed_logins + 1;
+    const lock = failed >= MAX_FAILED_LOGINS;
+    await store.updateUser(db, user.id, {
+      failed_logins: lock ? 0 : failed,
+      locked_until: lock ? new Date(now + LOCKOUT_MS).toISOString() : user.locked_until,
+      updated_at: nowIso(),
+    });
+    await audit({ userId: user.id, action: lock ? 'login.locked' : 'login.failed', ip });
   }
 
   /** Starts a new session (a fresh id at every sign-in); returns the token for the cookie. */
@@ -188,13 +236,167 @@ export function createAuthService(ctx: AppContext) {
     return token;
   }
 
+  /**
+   * The password step. Without two-factor sign-in it starts a session; with it, it returns a
+   * short-lived signed ticket that `completeSecondFactor` takes with the code.
+   */
   async function signIn(
     email: string,
     password: string,
     meta: { ip: string | null; userAgent: string | null },
-  ): Promise<string> {
+  ): Promise<SignInResult> {
     const user = await authenticate(email, password, meta.ip);
+    if (user.totp_enabled_at && user.totp_secret) return { secondFactor: secondFactorTicket(user.id) };
+    return { session: await startSession(user.id, meta) };
+  }
+
+  function ticketMac(userId: string, expires: number): string {
+    return createHmac('sha256', ctx.config.secretKey)
+      .update(`second-factor:${userId}:${expires}`)
+      .digest('base64url');
+  }
+
+  function secondFactorTicket(userId: string, now = Date.now()): string {
+    const expires = now + SECOND_FACTOR_MS;
+    return `${userId}.${expires}.${ticketMac(userId, expires)}`;
+  }
+
+  /** The user a second-factor ticket was made for, or null when it is forged or expired. */
+  function ticketUser(ticket: string | undefined): string | null {
+    if (!ticket || ticket.length > 300) return null;
+    const [userId, expiresText, mac] = ticket.split('.');
+    const expires = Number(expiresText);
+    if (!userId || !mac || !Number.isFinite(expires) || expires < Date.now()) return null;
+    const expected = Buffer.from(ticketMac(userId, expires));
+    const given = Buffer.from(mac);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? userId : null;
+  }
+
+  /**
+   * The second step: a code from the authenticator app (each works once) or an unused recovery
+   * code. Wrong codes count towards the same lockout as wrong passwords.
+   */
+  async function completeSecondFactor(
+    ticket: string | undefined,
+    code: string,
+    meta: { ip: string | null; userAgent: string | null },
+  ): Promise<string> {
+    const expired = new AppError(
+      'unauthorized',
+      'The sign-in took too long. Please enter your password again.',
+    );
+    const userId = ticketUser(ticket);
+    if (!userId) throw expired;
+    checkIpAllowed(meta.ip);
+    const user = await store.findUserById(db, userId);
+    if (!user || user.disabled_at || !user.totp_enabled_at || !user.totp_secret) throw expired;
+    const now = Date.now();
+    if (user.locked_until && Date.parse(user.locked_until) > now) {
+      throw new AppError('rate_limited', 'Too many failed sign-in attempts. Try again in 15 minutes.', {
+        retryAfter: Math.ceil((Date.parse(user.locked_until) - now) / 1000),
+      });
+    }
+    let accepted = false;
+    const digits = code.replace(/\s/g, '');
+    if (/^\d{6}$/.test(digits)) {
+      const secret = base32Decode(openSecret(user.totp_secret, ctx.config.secretKey));
+      const step = matchTotp(secret, digits, now, user.totp_last_step);
+      accepted = step !== null && (await store.advanceTotpStep(db, user.id, step));
+    } else if (normaliseRecoveryCode(code).length === 10) {
+      accepted = await store.useRecoveryCode(db, user.id, sha256(normaliseRecoveryCode(code)), nowIso());
+      if (accepted) await audit({ userId: user.id, action: 'login.recovery_code', ip: meta.ip });
+    }
+    if (!accepted) {
+      if (meta.ip) ipFailures.fail(meta.ip);
+      await countFailure(user, meta.ip, now);
+      throw new AppError(
+        'unauthorized',
+        'That code is not correct (or was used already). Try the current one.',
+      );
+    }
+    if (user.failed_logins > 0) {
+      await store.updateUser(db, user.id, { failed_logins: 0, locked_until: null, updated_at: nowIso() });
+    }
     return startSession(user.id, meta);
+  }
+
+  /** Two-factor state of the signed-in user's own account. */
+  async function twoFactorStatus(userId: string): Promise<{ enabled: boolean; recoveryCodesLeft: number }> {
+    const user = await store.findUserById(db, userId);
+    if (!user?.totp_enabled_at) return { enabled: false, recoveryCodesLeft: 0 };
+    return { enabled: true, recoveryCodesLeft: await store.countUnusedRecoveryCodes(db, userId) };
+  }
+
+  /**
+   * Starts (or continues) setting up an authenticator app: the secret to enter or scan. It takes
+   * effect only once `confirmTwoFactor` sees a code made from it.
+   */
+  async function beginTwoFactor(actor: CurrentUser): Promise<{ secret: string; uri: string }> {
+    const user = await store.findUserById(db, actor.id);
+    if (!user) throw new AppError('not_found', 'There is no such user.');
+    if (user.totp_enabled_at) throw new AppError('conflict', 'Two-factor sign-in is already on.');
+    let secret = user.totp_secret ? openSecret(user.totp_secret, ctx.config.secretKey) : null;
+    if (!secret) {
+      secret = newTotpSecret();
+      await store.updateUser(db, user.id, {
+        totp_secret: sealSecret(secret, ctx.config.secretKey),
+        totp_last_step: null,
+        updated_at: nowIso(),
+      });
+    }
+    return { secret, uri: otpauthUri({ issuer: ctx.config.orgName, account: user.email, secret }) };
+  }
+
+  /** Turns two-factor sign-in on when the code matches; returns the recovery codes (shown once). */
+  async function confirmTwoFactor(actor: CurrentUser, code: string): Promise<string[]> {
+    const user = await store.findUserById(db, actor.id);
+    if (!user?.totp_secret)
+      throw new AppError('invalid', 'Start the set-up again: no authenticator key is waiting.');
+    if (user.totp_enabled_at) throw new AppError('conflict', 'Two-factor sign-in is already on.');
+    const secret = base32Decode(openSecret(user.totp_secret, ctx.config.secretKey));
+    const step = matchTotp(secret, code, Date.now());
+    if (step === null) {
+      throw new AppError(
+        'invalid',
+        'That code does not match. Check that the app shows the account you just added, and type the current code.',
+      );
+    }
+    const codes = Array.from({ length: RECOVERY_CODES }, newRecoveryCode);
+    const now = nowIso();
+    await db.transaction().execute(async (trx) => {
+      await store.updateUser(trx, user.id, { totp_enabled_at: now, totp_last_step: step, updated_at: now });
+      await store.deleteRecoveryCodesOfUser(trx, user.id);
+      await store.insertRecoveryCodes(
+        trx,
+        codes.map((c) => ({
+          id: newId(),
+          user_id: user.id,
+          code_hash: sha256(normaliseRecoveryCode(c)),
+          used_at: null,
+          created_at: now,
+        })),
+      );
+    });
+    await audit({ userId: user.id, action: 'two_factor.enabled', subjectType: 'user', subjectId: user.id });
+    return codes;
+  }
+
+  /** Turns two-factor sign-in off; the password is asked again so a left-open session cannot. */
+  async function disableTwoFactor(actor: CurrentUser, password: string): Promise<void> {
+    const user = await store.findUserById(db, actor.id);
+    if (!user?.password_hash || !(await verify(user.password_hash, password).catch(() => false))) {
+      throw new AppError('invalid', 'The password is not correct.');
+    }
+    await db.transaction().execute(async (trx) => {
+      await store.updateUser(trx, user.id, {
+        totp_secret: null,
+        totp_enabled_at: null,
+        totp_last_step: null,
+        updated_at: nowIso(),
+      });
+      await store.deleteRecoveryCodesOfUser(trx, user.id);
+    });
+    await audit({ userId: user.id, action: 'two_factor.disabled', subjectType: 'user', subjectId: user.id });
   }
 
   /** The signed-in user for a session cookie, or null when it is unknown, expired or disabled. */
@@ -391,6 +593,11 @@ export function createAuthService(ctx: AppContext) {
     audit,
     createUser,
     signIn,
+    completeSecondFactor,
+    twoFactorStatus,
+    beginTwoFactor,
+    confirmTwoFactor,
+    disableTwoFactor,
     startSession,
     userForSession,
     verifyCsrf,

@@ -1,6 +1,7 @@
 import type { Executor, SessionRow, UserRow } from '../db/index.ts';
 import type { Insertable, Updateable } from 'kysely';
 import type { AuditLogTable, InvitesTable, UsersTable } from '../db/database.ts';
+import type { RecoveryCodesTable } from './tables.ts';
 
 export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
@@ -103,4 +104,53 @@ export async function listAuditEntries(
   if (filter.subjectType) query = query.where('subject_type', '=', filter.subjectType);
   if (filter.subjectId) query = query.where('subject_id', '=', filter.subjectId);
   return query.execute();
+}
+
+export async function insertRecoveryCodes(
+  db: Executor,
+  rows: Insertable<RecoveryCodesTable>[],
+): Promise<void> {
+  if (rows.length) await db.insertInto('recovery_codes').values(rows).execute();
+}
+
+export async function deleteRecoveryCodesOfUser(db: Executor, userId: string): Promise<void> {
+  await db.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+}
+
+/** Marks an unused recovery code used; false when there is no such unused code. */
+export async function useRecoveryCode(
+  db: Executor,
+  userId: string,
+  codeHash: string,
+  usedAt: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('recovery_codes')
+    .set({ used_at: usedAt })
+    .where('user_id', '=', userId)
+    .where('code_hash', '=', codeHash)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function countUnusedRecoveryCodes(db: Executor, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('recovery_codes')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** Records the step a TOTP code was accepted for, unless a code of that step or later was used. */
+export async function advanceTotpStep(db: Executor, userId: string, step: number): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ totp_last_step: step })
+    .where('id', '=', userId)
+    .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

@@ -96,7 +96,7 @@ export function adminPage({
           </nav>
           <form method="post" action="/admin/logout" class="logout">
             <input type="hidden" name="_csrf" value="${csrfToken}" />
-            <span>${user.email} (${user.role})</span>
+            <span><a href="/admin/account">${user.email}</a> (${user.role})</span>
             <button type="submit">Sign out</button>
           </form>
         </header>

@@ -30,7 +30,17 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A fresh context; `cookie` (name=value) signs it in to the admin at `baseUrl`. */
+const violations = new WeakMap<BrowserContext, string[]>();
+
+/** Content-Security-Policy violations Chromium reported in the context's pages so far. */
+export function cspViolations(context: BrowserContext): string[] {
+  return violations.get(context) ?? [];
+}
+
+/**
+ * A fresh context; `cookie` (name=value) signs it in to the admin at `baseUrl`. Pages run under
+ * the server's real Content-Security-Policy; what it blocks is collected for `cspViolations`.
+ */
 export async function newContext(
   browser: Browser,
   options: { baseUrl: string; cookie?: string; locale?: string },
@@ -38,7 +48,11 @@ export async function newContext(
   const context = await browser.newContext({
     baseURL: options.baseUrl,
     locale: options.locale ?? 'en-US',
-    bypassCSP: true,
+  });
+  const found: string[] = [];
+  violations.set(context, found);
+  context.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) found.push(message.text());
   });
   if (options.cookie) {
     const [name, ...rest] = options.cookie.split('=');

@@ -22,7 +22,7 @@
           if (countEl) countEl.textContent = fmt.format(data.count);
           if (goalEl) goalEl.textContent = fmt.format(data.displayGoal);
           var pct = Math.min(100, Math.round((data.count / Math.max(1, data.displayGoal)) * 100));
-          if (bar) bar.style.width = pct + '%';
+          if (bar) bar.setAttribute('width', String(pct));
           if (progress) {
             progress.max = data.displayGoal;
             progress.value = data.count;

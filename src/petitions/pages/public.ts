@@ -72,7 +72,10 @@ export function counterBlock(slug: string, count: PublicCount, lang: Language): 
       <strong class="count" data-count>${formatNumber(count.count, lang)}</strong>
       ${m.signaturesOf} <span data-goal>${formatNumber(count.displayGoal, lang)}</span>
     </p>
-    <div class="bar" aria-hidden="true"><span data-bar style="width:${percent}%"></span></div>
+    <svg class="bar" aria-hidden="true" viewBox="0 0 100 1" preserveAspectRatio="none" focusable="false">
+      <rect width="100" height="1" class="bar-track"></rect>
+      <rect width="${percent}" height="1" class="bar-fill" data-bar></rect>
+    </svg>
     <progress class="visually-hidden" max="${count.displayGoal}" value="${count.count}" data-progress>
       ${percent}%
     </progress>
