@@ -1,24 +1,94 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-/** One logger for the process. Secrets and personal data are redacted wherever they appear by name. */
-export function createLogger(level: string): Logger {
-  return pino({
+// An address anywhere in a text (a message, an error, a path): replaced before it is written.
+const EMAIL_IN_TEXT = /[^\s@<>()[\]\\,;:"'=&?/%]+(?:@|%40)[^\s@<>()[\]\\,;:"'&?/%]+\.[A-Za-z]{2,}/gi;
+
+/** Replaces email addresses in log text. */
+export function maskPersonalData(text: string): string {
+  return text.replace(EMAIL_IN_TEXT, '[email]');
+}
+
+function maskValues(object: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | null = null;
+  for (const [key, value] of Object.entries(object)) {
+    if (typeof value === 'string' && (value.includes('@') || value.includes('%40'))) {
+      copy ??= { ...object };
+      copy[key] = maskPersonalData(value);
+    }
+  }
+  return copy ?? object;
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  ip?: string;
+  routeOptions?: { url?: string };
+}
+
+/**
+ * A request as logged: the route pattern (`/petitions/:slug/confirm`), never the address it was
+ * reached at, whose path and query may carry tokens (confirmation, unsubscribe, invitation links)
+ * or email addresses (admin searches).
+ */
+function serializeRequest(request: LoggedRequest) {
+  const pattern = request.routeOptions?.url;
+  const path = (request.url ?? '').split('?')[0]!;
+  return {
+    method: request.method,
+    url: pattern ?? maskPersonalData(path.length > 200 ? `${path.slice(0, 200)}…` : path),
+    remoteAddress: request.ip,
+  };
+}
+
+function serializeError(error: unknown) {
+  const out = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  return maskValues(out);
+}
+
+/**
+ * One logger for the process. Secrets are redacted wherever they appear by name (cookies, API
+ * tokens, passwords, tokens), request lines carry the route pattern only, and email addresses in
+ * messages and errors are masked. `destination` is for tests that read what was written.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     redact: {
       paths: [
         'req.headers.cookie',
         'req.headers.authorization',
         'req.headers["osdi-api-token"]',
+        'req.headers["x-csrf-token"]',
+        'res.headers["set-cookie"]',
         'password',
         '*.password',
         'email',
         '*.email',
         'token',
         '*.token',
+        'secret',
+        '*.secret',
+        'totp_secret',
+        '*.totp_secret',
       ],
       censor: '[redacted]',
     },
-  });
+    serializers: { req: serializeRequest, err: serializeError },
+    hooks: {
+      logMethod(args, method) {
+        const masked = args.map((arg: unknown) => {
+          if (typeof arg === 'string') return maskPersonalData(arg);
+          if (arg && typeof arg === 'object' && !(arg instanceof Error)) {
+            return maskValues(arg as Record<string, unknown>);
+          }
+          return arg;
+        });
+        method.apply(this, masked as Parameters<typeof method>);
+      },
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -8,7 +8,7 @@ import { buildApp } from '../../src/app.ts';
 import { openRuntime, type Runtime } from '../../src/bootstrap.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createServices, type Services } from '../../src/services.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 
 export interface TestRuntime extends Runtime {
   config: Config;
@@ -20,7 +20,10 @@ export interface TestRuntime extends Runtime {
  * A fresh, migrated database for one test file: an SQLite file in a temp folder, or — when
  * DATABASE_URL is set — a PostgreSQL schema of its own, dropped afterwards.
  */
-export async function createTestRuntime(env: Record<string, string> = {}): Promise<TestRuntime> {
+export async function createTestRuntime(
+  env: Record<string, string> = {},
+  options: { log?: Logger } = {},
+): Promise<TestRuntime> {
   const dataDir = mkdtempSync(join(tmpdir(), 'undersign-test-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -31,7 +34,7 @@ export async function createTestRuntime(env: Record<string, string> = {}): Promi
   });
   const pgSchema = config.databaseUrl ? `t_${randomBytes(6).toString('hex')}` : undefined;
   const runtime = await openRuntime(config, {
-    log: createLogger(config.logLevel),
+    log: options.log ?? createLogger(config.logLevel),
     ...(pgSchema ? { pgSchema } : {}),
   });
   const services = createServices(runtime.ctx);
@@ -55,8 +58,9 @@ export async function createTestRuntime(env: Record<string, string> = {}): Promi
 
 export async function createTestApp(
   env: Record<string, string> = {},
+  options: { log?: Logger } = {},
 ): Promise<TestRuntime & { app: FastifyInstance }> {
-  const runtime = await createTestRuntime(env);
+  const runtime = await createTestRuntime(env, options);
   const app = await buildApp(runtime.ctx, runtime.services);
   await app.ready();
   return {
