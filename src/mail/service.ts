@@ -115,6 +115,19 @@ export function createMailService(
     findOutboxMessage: (id: string) => store.findOutboxMessage(ctx.db, id),
     listTransactionalForPerson: (personId: string) =>
       store.listTransactionalEmailsForPerson(ctx.db, personId),
+    /**
+     * Erasure, in the caller's transaction: transactional messages to the person (by id or by one
+     * of their addresses) and outbox copies keep their rows without address or content.
+     */
+    async anonymiseMailOfPerson(
+      executor: Executor,
+      personId: string,
+      addresses: readonly string[],
+      placeholder: string,
+    ): Promise<void> {
+      await store.anonymiseTransactionalEmails(executor, { personId, addresses }, placeholder);
+      await store.anonymiseOutboxMessages(executor, addresses, placeholder);
+    },
     close: () => transport.close(),
   };
 }

@@ -1,5 +1,5 @@
-import type { Insertable, Selectable } from 'kysely';
-import type { OutboxTable, TransactionalEmailsTable } from '../db/database.ts';
+import type { ExpressionBuilder, Insertable, Selectable } from 'kysely';
+import type { Database, OutboxTable, TransactionalEmailsTable } from '../db/database.ts';
 import type { Executor } from '../db/index.ts';
 
 export type TransactionalEmailRow = Selectable<TransactionalEmailsTable>;
@@ -70,4 +70,46 @@ export async function countOutbox(db: Executor, filter: { to?: string } = {}): P
 
 export async function findOutboxMessage(db: Executor, id: string): Promise<OutboxRow | undefined> {
   return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Erasure: the person's transactional messages keep their rows (so counts stay right) without
+ * address, subject or content; one still waiting to go out is not sent.
+ */
+export async function anonymiseTransactionalEmails(
+  db: Executor,
+  match: { personId: string; addresses: readonly string[] },
+  placeholder: string,
+): Promise<number> {
+  const theirs = (eb: ExpressionBuilder<Database, 'transactional_emails'>) =>
+    match.addresses.length
+      ? eb.or([eb('person_id', '=', match.personId), eb('to_address', 'in', [...match.addresses])])
+      : eb('person_id', '=', match.personId);
+  await db
+    .updateTable('transactional_emails')
+    .set({ status: 'failed', last_error: 'erased before sending' })
+    .where(theirs)
+    .where('status', '=', 'queued')
+    .execute();
+  const result = await db
+    .updateTable('transactional_emails')
+    .set({ to_address: placeholder, subject: '(erased)', text_body: '', html_body: null, attachments: '[]' })
+    .where(theirs)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Erasure: messages to these addresses in the local outbox keep their rows without address or content. */
+export async function anonymiseOutboxMessages(
+  db: Executor,
+  addresses: readonly string[],
+  placeholder: string,
+): Promise<number> {
+  if (addresses.length === 0) return 0;
+  const result = await db
+    .updateTable('outbox')
+    .set({ to_address: placeholder, subject: '(erased)', raw: '' })
+    .where('to_address', 'in', [...addresses])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

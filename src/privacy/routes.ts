@@ -55,8 +55,10 @@ export async function privacyPlugin(instance: FastifyInstance, options: PrivacyP
             <h2>Erase</h2>
             <p>
               Erasing removes their names, addresses, phone numbers, tags, lists, consents and history, and
-              replaces their email addresses with placeholders. Their signatures and RSVPs stay counted,
-              without their details. This cannot be undone.
+              replaces their email addresses with placeholders, also in the records of mailings and emails
+              sent to them (and in the local outbox). Their signatures, RSVPs and mail stay counted, without
+              their details. An address on the suppression list (bounced or complained) stays there so that it
+              is never mailed again. This cannot be undone.
             </p>
             <form method="post" action="/admin/people/${id}/erase">
               ${csrfField(user.csrfToken)}

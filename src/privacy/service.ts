@@ -3,6 +3,7 @@ import type { AppContext } from '../context.ts';
 import type { EventsService } from '../events/index.ts';
 import type { GroupsService } from '../groups/index.ts';
 import type { MailService } from '../mail/index.ts';
+import type { MailingsService } from '../mail/mailings/index.ts';
 import type { PeopleService, PeopleViewer } from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
 
@@ -13,6 +14,8 @@ export interface PrivacyDeps {
   events: EventsService;
   groups: GroupsService;
   mail: MailService;
+  /** Optional so a build without bulk mail still erases everything else. */
+  mailings?: MailingsService;
 }
 
 /**
@@ -53,11 +56,20 @@ export function createPrivacyService(ctx: AppContext, deps: PrivacyDeps) {
     };
   }
 
+  /**
+   * Every row that names the person keeps existing (counts stay right) without their name or
+   * address: people, signatures, RSVPs, mailing recipients and events, transactional messages and
+   * the local outbox. Suppressions keep the address so that it is never mailed again.
+   */
   async function erasePerson(personId: string, viewer: PeopleViewer): Promise<void> {
-    await deps.people.getPerson(personId, viewer);
+    const person = await deps.people.getPerson(personId, viewer);
+    const addresses = person.emails.map((e) => e.address.toLowerCase());
+    const placeholder = `erased-${personId}@erased.invalid`;
     await ctx.db.transaction().execute(async (trx) => {
       await deps.petitions.anonymiseSignaturesOfPerson(trx, personId);
-      await deps.events.anonymisePerson(trx, personId, `erased-${personId}@erased.invalid`);
+      await deps.events.anonymisePerson(trx, personId, placeholder);
+      await deps.mail.anonymiseMailOfPerson(trx, personId, addresses, placeholder);
+      await deps.mailings?.anonymiseRecipient(trx, personId, addresses, placeholder);
       await deps.people.erasePerson(trx, personId);
     });
     await deps.auth.audit({

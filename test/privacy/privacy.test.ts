@@ -37,6 +37,29 @@ describe('privacy: a person’s data export and erasure', () => {
       { ip: null },
     );
     personId = (await t.services.people.searchPeople({ email: 'rosa@example.org' })).people[0]!.id;
+    // Mail to Rosa and Sam: a mailing, a soft bounce that quotes the address, and the RSVP
+    // confirmation (sent into the local outbox: there is no SMTP_URL).
+    await t.services.people.mergePeople(t.ctx.db, [
+      { email: 'rosa@example.org', subscribe: true },
+      { email: 'sam@example.org', subscribe: true },
+    ]);
+    const mailingId = await t.services.mailings.createMailing({
+      fromName: 'Wetlands',
+      fromAddress: 'news@act.example',
+      subject: 'News',
+      body: 'Hello {{ given_name }}',
+      format: 'markdown',
+    });
+    await t.services.mailings.startSending(mailingId);
+    await t.ctx.jobs.drain();
+    await t.services.mailings.recordDeliveryReport({
+      kind: 'bounce',
+      hard: false,
+      email: 'rosa@example.org',
+      mailingId,
+      personId,
+      reason: '452 mailbox of rosa@example.org is full',
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -76,6 +99,27 @@ describe('privacy: a person’s data export and erasure', () => {
   it('erases (anonymises) a person so that counts stay right, audited', async () => {
     const owner = await signIn(t, 'owner');
     const before = await t.services.dashboard.getDashboard();
+    const db = t.ctx.db;
+    const rowCounts = async () => ({
+      transactional: (await db.selectFrom('transactional_emails').select('id').execute()).length,
+      outbox: (await db.selectFrom('outbox').select('id').execute()).length,
+      recipients: (await db.selectFrom('mailing_recipients').select('person_id').execute()).length,
+      events: (await db.selectFrom('mail_events').select('id').execute()).length,
+    });
+    const rowsBefore = await rowCounts();
+    // Rosa's address is in every one of these before the erasure.
+    const mentions = async (address: string) => ({
+      transactional: (
+        await db.selectFrom('transactional_emails').select('id').where('to_address', '=', address).execute()
+      ).length,
+      outbox: (await db.selectFrom('outbox').select('id').where('to_address', '=', address).execute()).length,
+      recipients: (
+        await db.selectFrom('mailing_recipients').select('person_id').where('email', '=', address).execute()
+      ).length,
+      events: (await db.selectFrom('mail_events').select('id').where('email', '=', address).execute()).length,
+    });
+    expect(Object.values(await mentions('rosa@example.org')).every((n) => n > 0)).toBe(true);
+    const samBefore = await mentions('sam@example.org');
     const counts = await t.services.events.countsOf(await t.services.events.getEventBySlug(eventSlug));
 
     const unconfirmed = await t.app.inject({
@@ -116,6 +160,44 @@ describe('privacy: a person’s data export and erasure', () => {
     expect(await t.services.events.countsOf(await t.services.events.getEventBySlug(eventSlug))).toEqual(
       counts,
     );
+
+    // Mail records keep their rows (reports and counts stay right) without Rosa's address.
+    expect(await mentions('rosa@example.org')).toEqual({
+      transactional: 0,
+      outbox: 0,
+      recipients: 0,
+      events: 0,
+    });
+    expect(await rowCounts()).toEqual(rowsBefore);
+    expect(await mentions('sam@example.org')).toEqual(samBefore);
+    const placeholder = `erased-${personId}@erased.invalid`;
+    const recipient = await db
+      .selectFrom('mailing_recipients')
+      .select(['email', 'state'])
+      .where('person_id', '=', personId)
+      .executeTakeFirstOrThrow();
+    expect(recipient).toEqual({ email: placeholder, state: 'sent' });
+    const transactional = await db
+      .selectFrom('transactional_emails')
+      .select(['to_address', 'subject', 'text_body', 'attachments'])
+      .where('person_id', '=', personId)
+      .execute();
+    expect(transactional.length).toBeGreaterThan(0);
+    for (const row of transactional)
+      expect(row).toEqual({ to_address: placeholder, subject: '(erased)', text_body: '', attachments: '[]' });
+    const outbox = await db
+      .selectFrom('outbox')
+      .select(['raw'])
+      .where('to_address', '=', placeholder)
+      .execute();
+    expect(outbox.length).toBeGreaterThan(0);
+    expect(outbox.every((row) => !row.raw.includes('rosa'))).toBe(true);
+    const bounce = await db
+      .selectFrom('mail_events')
+      .select(['email', 'details'])
+      .where('person_id', '=', personId)
+      .executeTakeFirstOrThrow();
+    expect(bounce).toEqual({ email: placeholder, details: null });
 
     const audit = await t.services.auth.listAudit({ subjectType: 'person', subjectId: personId });
     expect(audit.some((a) => a.action === 'person.erase' && a.user_id === owner.userId)).toBe(true);

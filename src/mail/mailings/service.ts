@@ -935,6 +935,16 @@ export function createMailingsService(
     leaveList,
     recordDeliveryReport,
     suppress,
+    /**
+     * Erasure, in the caller's transaction: recipient rows and mail events keep counting without
+     * the person's address. (Suppressions stay: an erased address must still never be mailed.)
+     */
+    anonymiseRecipient: (
+      executor: Executor,
+      personId: string,
+      addresses: readonly string[],
+      placeholder: string,
+    ) => store.anonymiseRecipientOf(executor, personId, addresses, placeholder),
     /** Shutdown: senders stop taking recipients; what is left is queued for the next process. */
     stopSending() {
       sender.stopping = true;

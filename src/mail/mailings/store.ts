@@ -544,3 +544,36 @@ export async function countActivityByHour(
   }
   return [...rows.values()].sort((a, b) => (a.hour < b.hour ? -1 : 1));
 }
+
+/**
+ * Erasure: the person's recipient rows and mail events stay (so reports count right) with a
+ * placeholder address; a message not sent yet never will be.
+ */
+export async function anonymiseRecipientOf(
+  db: Executor,
+  personId: string,
+  addresses: readonly string[],
+  placeholder: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set({ state: 'skipped', last_error: 'erased' })
+    .where('person_id', '=', personId)
+    .where('state', 'in', ['queued', 'held'])
+    .execute();
+  await db
+    .updateTable('mailing_recipients')
+    .set({ email: placeholder })
+    .where('person_id', '=', personId)
+    .execute();
+  await db
+    .updateTable('mail_events')
+    // Bounce details quote the address back; they go with it.
+    .set({ email: placeholder, details: null })
+    .where((eb) =>
+      addresses.length
+        ? eb.or([eb('person_id', '=', personId), eb('email', 'in', [...addresses])])
+        : eb('person_id', '=', personId),
+    )
+    .execute();
+}
