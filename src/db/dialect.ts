@@ -24,7 +24,8 @@ export function isConnectionError(error: unknown): boolean {
       '08000',
       '08003',
       '08006',
-    ].includes(code) || /Connection terminated|timeout exceeded when trying to connect/i.test(message)
+    ].includes(code) ||
+    /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(message)
   );
 }
 
