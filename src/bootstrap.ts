@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.ts';
-import { JobRunner } from './jobs/index.ts';
+import { openJobQueue } from './jobs/index.ts';
 import { createLogger, type Logger } from './log.ts';
 
 export interface Runtime {
@@ -23,13 +23,17 @@ export async function openRuntime(
     ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
   });
   if (options.migrate !== false) await migrateToLatest(handle.db);
-  const jobs = new JobRunner(handle.db, handle.dialect, log);
+  const jobs = await openJobQueue(handle, log, {
+    databaseUrl: config.databaseUrl,
+    kind: config.jobQueue,
+    pgSchema: options.pgSchema,
+  });
   const ctx: AppContext = { config, db: handle.db, dialect: handle.dialect, log, jobs };
   return {
     ctx,
     handle,
     async close() {
-      await jobs.stop();
+      await jobs.close();
       await handle.close();
     },
   };

@@ -40,7 +40,7 @@ async function serve(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
-  if (config.embeddedWorker) ctx.jobs.start();
+  if (config.embeddedWorker) await ctx.jobs.start();
   for (const hook of services.afterListen ?? []) await hook();
 }
 
@@ -48,7 +48,7 @@ async function worker(): Promise<void> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
   const services = createServices(runtime.ctx);
-  runtime.ctx.jobs.start();
+  await runtime.ctx.jobs.start();
   // Webhook events come from a change feed that a job-running process reads every few seconds.
   services.api.webhooks.startScanner();
   startHousekeeping(services);

@@ -23,6 +23,8 @@ export interface Config {
   maxUploadBytes: number;
   /** Run the job worker inside the web process (embedded mode). */
   embeddedWorker: boolean;
+  /** PostgreSQL only: `table` keeps jobs in the jobs table instead of pg-boss (the default there). */
+  jobQueue: 'table' | 'pg-boss' | undefined;
   /** Trust X-Forwarded-* from a proxy in front (needed for client IPs behind one). */
   trustProxy: boolean;
   /** Let webhooks deliver to loopback and private network addresses (off: no forged inner requests). */
@@ -74,6 +76,12 @@ function dkimFrom(env: NodeJS.ProcessEnv): BulkMailConfig['dkim'] {
   return { domainName, keySelector, privateKey };
 }
 
+function jobQueueFrom(value: string | undefined): Config['jobQueue'] {
+  if (!value) return undefined;
+  if (value !== 'table' && value !== 'pg-boss') throw new Error('JOB_QUEUE must be table or pg-boss');
+  return value;
+}
+
 function int(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
@@ -116,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     maxUploadBytes: int('MAX_UPLOAD_MB', env.MAX_UPLOAD_MB, 200) * 1024 * 1024,
     embeddedWorker: (env.EMBEDDED_WORKER ?? 'true') !== 'false',
+    jobQueue: jobQueueFrom(env.JOB_QUEUE),
     trustProxy: env.TRUST_PROXY === 'true',
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE === 'true',
     signAltcha: (env.SIGN_ALTCHA ?? 'true') !== 'false',

@@ -1,6 +1,6 @@
 import type { Config } from './config.ts';
 import type { DB, DialectName } from './db/index.ts';
-import type { JobRunner } from './jobs/index.ts';
+import type { JobQueue } from './jobs/index.ts';
 import type { Logger } from './log.ts';
 
 /** What every service is built from: settings, the database, the logger and the job queue. */
@@ -9,5 +9,5 @@ export interface AppContext {
   db: DB;
   dialect: DialectName;
   log: Logger;
-  jobs: JobRunner;
+  jobs: JobQueue;
 }

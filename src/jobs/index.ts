@@ -1,2 +1,58 @@
-export { JobRunner, enqueueJob, type JobHandler, type JobRunnerOptions } from './runner.ts';
-export type { NewJob } from './store.ts';
+import type { DatabaseHandle, Executor } from '../db/index.ts';
+import type { Logger } from '../log.ts';
+import { PgBossJobQueue } from './pg-boss.ts';
+import type { JobQueue, NewJob } from './queue.ts';
+import { JobRunner } from './runner.ts';
+import { insertJob } from './store.ts';
+
+export { JobRunner, type JobRunnerOptions } from './runner.ts';
+export { PgBossJobQueue } from './pg-boss.ts';
+export type { JobHandler, JobQueue, NewJob } from './queue.ts';
+
+/**
+ * The queue of each open database, found from any executor on it: a Kysely instance and its
+ * transactions share one dialect adapter object.
+ */
+const queues = new WeakMap<object, JobQueue>();
+
+function adapterOf(executor: Executor): object {
+  return executor.getExecutor().adapter;
+}
+
+export interface JobQueueSettings {
+  databaseUrl: string | undefined;
+  /** `table` keeps the SKIP LOCKED table queue on PostgreSQL; default pg-boss there. */
+  kind?: 'table' | 'pg-boss' | undefined;
+  /** The PostgreSQL schema the app's tables live in, when not the default (tests, benches). */
+  pgSchema?: string | undefined;
+}
+
+/** SQLite: the table queue. PostgreSQL: pg-boss (its tables beside the app's own schema). */
+export async function openJobQueue(
+  handle: DatabaseHandle,
+  log: Logger,
+  settings: JobQueueSettings,
+): Promise<JobQueue> {
+  let queue: JobQueue;
+  if (handle.dialect === 'postgres' && settings.databaseUrl && settings.kind !== 'table') {
+    queue = await PgBossJobQueue.open(handle.db, log, {
+      connectionString: settings.databaseUrl,
+      // A schema of one's own (tests) holds pg-boss's tables too, so dropping it removes them.
+      schema: settings.pgSchema ?? 'pgboss',
+    });
+  } else {
+    queue = new JobRunner(handle.db, handle.dialect, log);
+  }
+  queues.set(adapterOf(handle.db), queue);
+  return queue;
+}
+
+/**
+ * Enqueue inside the caller's transaction, so the job exists exactly when the write that needs it
+ * was committed. `executor` is the transaction (or the database itself for a job on its own).
+ */
+export function enqueueJob(executor: Executor, job: NewJob): Promise<string> {
+  const queue = queues.get(adapterOf(executor));
+  // A database opened without a queue (a script): the table, which a starting worker adopts.
+  return queue ? queue.enqueue(executor, job) : insertJob(executor, job);
+}

@@ -1,26 +1,14 @@
 import type { DB, DialectName, Executor } from '../db/index.ts';
 import type { Logger } from '../log.ts';
+import { retryDelayMs, type JobHandler, type JobQueue, type NewJob } from './queue.ts';
 import {
   claimNextJob,
   deleteFinishedJobsBefore,
   insertJob,
   markJobDone,
   markJobFailed,
-  type NewJob,
+  updateWaitingJobsRunAt,
 } from './store.ts';
-
-export type JobHandler = (
-  payload: Record<string, unknown>,
-  job: { id: string; attempts: number },
-) => Promise<void>;
-
-/**
- * Enqueue inside the caller's transaction, so the job exists exactly when the write that needs it
- * was committed.
- */
-export function enqueueJob(executor: Executor, job: NewJob): Promise<string> {
-  return insertJob(executor, job);
-}
 
 export interface JobRunnerOptions {
   pollMs?: number;
@@ -29,7 +17,8 @@ export interface JobRunnerOptions {
 }
 
 /** The embedded job queue: a table polled in-process. Handlers must be idempotent. */
-export class JobRunner {
+export class JobRunner implements JobQueue {
+  readonly kind = 'table';
   private readonly handlers = new Map<string, JobHandler>();
   private readonly db: DB;
   private readonly dialect: DialectName;
@@ -55,24 +44,34 @@ export class JobRunner {
     this.handlers.set(queue, handler);
   }
 
-  start(): void {
+  enqueue(executor: Executor, job: NewJob): Promise<string> {
+    return insertJob(executor, job);
+  }
+
+  async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
     this.schedule(0);
   }
 
-  /** Stops polling and waits for the jobs in hand to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.idle;
   }
 
-  /** Runs ready jobs until none is left; returns how many ran. Tests and the CLI use it. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
   async drain(): Promise<number> {
     let count = 0;
     while (await this.runOne()) count++;
     return count;
+  }
+
+  makeDue(queue: string): Promise<number> {
+    return updateWaitingJobsRunAt(this.db, queue, new Date().toISOString());
   }
 
   private schedule(delay: number): void {
@@ -111,7 +110,7 @@ export class JobRunner {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const retry = job.attempts < job.max_attempts;
-      const retryAt = retry ? new Date(Date.now() + Math.min(2 ** job.attempts * 1000, 15 * 60_000)) : null;
+      const retryAt = retry ? new Date(Date.now() + retryDelayMs(job.attempts)) : null;
       this.log.warn({ queue: job.queue, jobId: job.id, attempts: job.attempts, err: message }, 'job failed');
       await markJobFailed(this.db, job, message, retryAt).catch(() => undefined);
     } finally {

@@ -1,14 +1,6 @@
 import type { DialectName, Executor, JobRow } from '../db/index.ts';
 import { newId, nowIso } from '../ids.ts';
-
-export interface NewJob {
-  queue: string;
-  payload: Record<string, unknown>;
-  /** Higher runs first (transactional email before bulk). */
-  priority?: number;
-  runAt?: Date;
-  maxAttempts?: number;
-}
+import type { NewJob } from './queue.ts';
 
 export async function insertJob(db: Executor, job: NewJob): Promise<string> {
   const id = newId();
@@ -99,4 +91,31 @@ export async function markJobFailed(
 
 export async function deleteFinishedJobsBefore(db: Executor, before: string): Promise<void> {
   await db.deleteFrom('jobs').where('state', '=', 'done').where('updated_at', '<', before).execute();
+}
+
+export async function updateWaitingJobsRunAt(db: Executor, queue: string, runAt: string): Promise<number> {
+  const result = await db
+    .updateTable('jobs')
+    .set({ run_at: runAt, updated_at: nowIso() })
+    .where('queue', '=', queue)
+    .where('state', '=', 'queued')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Jobs still waiting in the table, for moving them to another queue adapter. */
+export function listUnfinishedJobs(db: Executor, queues: readonly string[]): Promise<JobRow[]> {
+  if (queues.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('jobs')
+    .selectAll()
+    .where('queue', 'in', queues)
+    .where('state', 'in', ['queued', 'running'])
+    .forUpdate()
+    .execute();
+}
+
+export async function deleteJobs(db: Executor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.deleteFrom('jobs').where('id', 'in', ids).execute();
 }

@@ -268,12 +268,7 @@ describe('bulk sending through a real SMTP server', () => {
       .where('mailing_id', '=', mailingId)
       .execute();
     await t.ctx.db.updateTable('mail_domain_throttles').set({ paused_until: past }).execute();
-    await t.ctx.db
-      .updateTable('jobs')
-      .set({ run_at: past })
-      .where('queue', '=', 'mail.bulk')
-      .where('state', '=', 'queued')
-      .execute();
+    await t.ctx.jobs.makeDue('mail.bulk');
     await t.ctx.jobs.drain();
     expect((await state('busy@soft.example')).state).toBe('sent');
     expect((await state('someone@strict.example')).state).toBe('sent');
@@ -382,12 +377,7 @@ describe('bulk sending through a real SMTP server', () => {
     const back = await startSmtpSink({ port });
     try {
       // The automatic resume job is due (time moved forward).
-      await t.ctx.db
-        .updateTable('jobs')
-        .set({ run_at: new Date(Date.now() - 1000).toISOString() })
-        .where('queue', '=', 'mail.bulk')
-        .where('state', '=', 'queued')
-        .execute();
+      await t.ctx.jobs.makeDue('mail.bulk');
       await t.ctx.jobs.drain();
       mailing = await mailings.getMailing(mailingId);
       expect(mailing.status).toBe('sent');
@@ -420,7 +410,7 @@ describe('bulk sending through a real SMTP server', () => {
     // The hour passes.
     const past = new Date(Date.now() - 1000).toISOString();
     await t.ctx.db.updateTable('mailings').set({ scheduled_at: past }).where('id', '=', mailingId).execute();
-    await t.ctx.db.updateTable('jobs').set({ run_at: past }).where('queue', '=', 'mail.start').execute();
+    await t.ctx.jobs.makeDue('mail.start');
     await t.ctx.jobs.drain();
     expect((await t.services.mailings.getMailing(mailingId)).status).toBe('sent');
 
@@ -481,12 +471,7 @@ describe('bulk sending through a real SMTP server', () => {
     expect(afterStop.mailing.status).toBe('sending');
     // The next process (the app's own sender) picks up the queued follow-up job when it is due.
     t.services.mailings.registerJobs();
-    await t.ctx.db
-      .updateTable('jobs')
-      .set({ run_at: new Date(Date.now() - 1000).toISOString() })
-      .where('queue', '=', 'mail.bulk')
-      .where('state', '=', 'queued')
-      .execute();
+    await t.ctx.jobs.makeDue('mail.bulk');
     await t.ctx.jobs.drain();
     const report = await t.services.mailings.mailingReport(mailingId);
     expect(report.states).toEqual({ sent: 8 });

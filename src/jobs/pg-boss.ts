@@ -1,0 +1,218 @@
+import { fromKysely, PgBoss, type Job } from 'pg-boss';
+import type { DB, Executor } from '../db/index.ts';
+import type { Logger } from '../log.ts';
+import type { JobHandler, JobQueue, NewJob } from './queue.ts';
+import { deleteFinishedJobsBefore, deleteJobs, listUnfinishedJobs } from './store.ts';
+
+export interface PgBossQueueOptions {
+  connectionString: string;
+  /** Where pg-boss keeps its tables (created on first start). */
+  schema: string;
+  /** Jobs run at once per queue in one process. */
+  concurrency?: number;
+  /** Connections of pg-boss's own pool (fetching, completing; enqueueing uses the caller's). */
+  poolSize?: number;
+}
+
+/** A job still running after this long is taken to be lost (its process died) and retried. */
+const expireInSeconds = 10 * 60;
+
+/**
+ * Jobs in pg-boss on PostgreSQL: every `undersign worker` (and a server with its embedded worker)
+ * fetches from the same queues with SKIP LOCKED; LISTEN/NOTIFY wakes idle workers when a job is
+ * committed. Enqueueing runs pg-boss's insert on the caller's Kysely transaction, so the job exists
+ * exactly when the write that needs it is committed.
+ */
+export class PgBossJobQueue implements JobQueue {
+  readonly kind = 'pg-boss';
+  private readonly boss: PgBoss;
+  private readonly db: DB;
+  private readonly log: Logger;
+  private readonly schema: string;
+  private readonly concurrency: number;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly queuesMade = new Map<string, Promise<void>>();
+  private readonly working = new Set<string>();
+  private started = false;
+
+  private constructor(db: DB, log: Logger, options: PgBossQueueOptions) {
+    this.db = db;
+    this.log = log;
+    this.schema = options.schema;
+    this.concurrency = options.concurrency ?? 2;
+    this.boss = new PgBoss({
+      connectionString: options.connectionString,
+      schema: options.schema,
+      max: options.poolSize ?? 4,
+      application_name: 'undersign-jobs',
+      schedule: false,
+      useListenNotify: true,
+      registerInstance: false,
+    });
+    this.boss.on('error', (error) => this.log.warn({ err: error }, 'job queue error'));
+  }
+
+  /** Installs or upgrades pg-boss's schema (under an advisory lock, so processes may race). */
+  static async open(db: DB, log: Logger, options: PgBossQueueOptions): Promise<PgBossJobQueue> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new Error(`bad schema name ${options.schema}`);
+    const queue = new PgBossJobQueue(db, log, options);
+    await queue.boss.start({ attempts: 5 });
+    return queue;
+  }
+
+  register(queue: string, handler: JobHandler): void {
+    this.handlers.set(queue, handler);
+    // A worker already running picks up a handler registered late (tests re-register theirs).
+    if (this.started && !this.working.has(queue)) void this.work(queue);
+  }
+
+  async enqueue(executor: Executor, job: NewJob): Promise<string> {
+    await this.ensureQueue(job.queue);
+    const maxAttempts = Math.max(1, job.maxAttempts ?? 5);
+    const id = await this.boss.send(job.queue, job.payload, {
+      db: fromKysely(executor),
+      priority: job.priority ?? 0,
+      ...(job.runAt ? { startAfter: job.runAt } : {}),
+      retryLimit: maxAttempts - 1,
+      // 2 s, 4 s, 8 s… (with jitter) up to 15 minutes, like the table queue.
+      retryDelay: 1,
+      retryBackoff: true,
+      retryDelayMax: 15 * 60,
+      expireInSeconds,
+    });
+    if (!id) throw new Error(`job for ${job.queue} was not queued`);
+    return id;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.adoptTableJobs();
+    for (const queue of this.handlers.keys()) await this.work(queue);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    const queues = [...this.working];
+    this.working.clear();
+    await Promise.all(queues.map((queue) => this.boss.offWork(queue, { wait: true })));
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.boss.stop({ graceful: true, timeout: 20_000 });
+  }
+
+  async drain(): Promise<number> {
+    const names = [...this.handlers.keys()];
+    await Promise.all(names.map((name) => this.ensureQueue(name)));
+    let count = 0;
+    for (;;) {
+      // Across queues by priority, like the table queue: transactional mail before a mailing.
+      const next = await this.sql<{ name: string }>(
+        `select name from ${this.schema}.job
+          where name = any($1) and state in ('created', 'retry') and start_after <= now() and not blocked
+          order by priority desc, created_on limit 1`,
+        [names],
+      );
+      const name = next[0]?.name;
+      if (!name) return count;
+      const [job] = await this.boss.fetch<Record<string, unknown>>(name, { batchSize: 1 });
+      if (!job) return count;
+      count++;
+      try {
+        await this.runHandler(name, job);
+        await this.boss.complete(name, job.id);
+      } catch (error) {
+        await this.boss.fail(name, job.id, { message: errorMessage(error) });
+      }
+    }
+  }
+
+  async makeDue(queue: string): Promise<number> {
+    const rows = await this.sql<{ id: string }>(
+      `update ${this.schema}.job set start_after = now()
+        where name = $1 and state in ('created', 'retry') returning id`,
+      [queue],
+    );
+    return rows.length;
+  }
+
+  async purgeFinished(olderThanMs = 7 * 24 * 3600_000): Promise<void> {
+    // pg-boss deletes its own finished jobs; the table may hold some from before the switch.
+    await deleteFinishedJobsBefore(this.db, new Date(Date.now() - olderThanMs).toISOString());
+  }
+
+  private ensureQueue(name: string): Promise<void> {
+    let made = this.queuesMade.get(name);
+    if (!made) {
+      // Finished jobs are kept a week (as the table queue's housekeeping does), then deleted.
+      made = this.boss.createQueue(name, {
+        expireInSeconds,
+        deleteAfterSeconds: 7 * 24 * 3600,
+        notify: true,
+      });
+      made.catch(() => this.queuesMade.delete(name));
+      this.queuesMade.set(name, made);
+    }
+    return made;
+  }
+
+  private async work(queue: string): Promise<void> {
+    await this.ensureQueue(queue);
+    this.working.add(queue);
+    await this.boss.work<Record<string, unknown>>(
+      queue,
+      { batchSize: 1, localConcurrency: this.concurrency, pollingIntervalSeconds: 2 },
+      async ([job]) => {
+        if (!job) return;
+        try {
+          await this.runHandler(queue, job);
+        } catch (error) {
+          this.log.warn(
+            { queue, jobId: job.id, attempts: job.retryCount + 1, err: errorMessage(error) },
+            'job failed',
+          );
+          throw error;
+        }
+      },
+    );
+  }
+
+  private runHandler(queue: string, job: Job<Record<string, unknown>>): Promise<void> {
+    const handler = this.handlers.get(queue);
+    if (!handler) throw new Error(`no handler for queue ${queue}`);
+    return handler(job.data ?? {}, { id: job.id, attempts: job.retryCount + 1 });
+  }
+
+  /** Jobs left in the table queue (PostgreSQL before pg-boss) move to pg-boss in one transaction. */
+  private async adoptTableJobs(): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const rows = await listUnfinishedJobs(trx, [...this.handlers.keys()]);
+      for (const row of rows) {
+        await this.enqueue(trx, {
+          queue: row.queue,
+          payload: JSON.parse(row.payload) as Record<string, unknown>,
+          priority: row.priority,
+          runAt: new Date(row.run_at),
+          maxAttempts: Math.max(1, row.max_attempts - row.attempts),
+        });
+      }
+      await deleteJobs(
+        trx,
+        rows.map((row) => row.id),
+      );
+      if (rows.length) this.log.info({ jobs: rows.length }, 'moved jobs from the table queue to pg-boss');
+    });
+  }
+
+  private async sql<Row>(text: string, values: unknown[]): Promise<Row[]> {
+    const { rows } = await fromKysely(this.db).executeSql(text, values);
+    return rows as Row[];
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 2000);
+}
