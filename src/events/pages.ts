@@ -1,7 +1,9 @@
 import type { CurrentUser } from '../auth/index.ts';
 import { html, query, type HtmlValue, type SafeHtml } from '../web/html.ts';
 import { adminPage, csrfField, publicPage } from '../web/layout.ts';
-import { personFormFields, type PersonFieldValues } from '../web/person-fields.ts';
+import type { PublicLanguage } from '../web/language.ts';
+import { languageSwitch, personFormFields, type PersonFieldValues } from '../web/person-fields.ts';
+import { eventMessages } from './i18n.ts';
 import type { EventCounts, EventInput, RsvpOutcome } from './service.ts';
 import type { EventRow, RsvpRow } from './tables.ts';
 import { formatEventTime } from './time.ts';
@@ -17,29 +19,31 @@ function paragraphs(text: string): SafeHtml[] {
     .map((p) => html`<p>${p}</p>`);
 }
 
-function whenWhere(event: EventRow): SafeHtml {
+function whenWhere(event: EventRow, lang: PublicLanguage = 'en'): SafeHtml {
+  const m = eventMessages(lang);
   return html`<dl class="event-meta">
-    <dt>When</dt>
-    <dd>${formatEventTime(event.starts_at, event.ends_at, event.time_zone)}</dd>
+    <dt>${m.when}</dt>
+    <dd>${formatEventTime(event.starts_at, event.ends_at, event.time_zone, lang)}</dd>
     ${
       event.place
-        ? html`<dt>Where</dt>
+        ? html`<dt>${m.where}</dt>
             <dd>${event.place}</dd>`
         : ''
     }
     ${
       event.online_url
-        ? html`<dt>Online</dt>
+        ? html`<dt>${m.online}</dt>
             <dd><a href="${event.online_url}" rel="noopener noreferrer">${event.online_url}</a></dd>`
         : ''
     }
   </dl>`;
 }
 
-function spacesText(event: EventRow, counts: EventCounts): string {
-  if (counts.spacesLeft === null) return `${counts.going} going.`;
-  if (counts.spacesLeft === 0 || counts.waitlist > 0) return 'This event is full: you can join the waitlist.';
-  return `${counts.spacesLeft} of ${event.capacity} places left.`;
+function spacesText(event: EventRow, counts: EventCounts, lang: PublicLanguage): string {
+  const m = eventMessages(lang);
+  if (counts.spacesLeft === null) return m.going(counts.going);
+  if (counts.spacesLeft === 0 || counts.waitlist > 0) return m.full;
+  return m.placesLeft(counts.spacesLeft, event.capacity ?? 0);
 }
 
 export function eventPublicPage(input: {
@@ -48,69 +52,65 @@ export function eventPublicPage(input: {
   url: string;
   error?: string | null;
   values?: PersonFieldValues;
+  lang?: PublicLanguage;
 }): SafeHtml {
   const { event, counts } = input;
+  const lang = input.lang ?? 'en';
+  const m = eventMessages(lang);
   const v = input.values ?? {};
   const full = counts.spacesLeft === 0 || (counts.spacesLeft !== null && counts.waitlist > 0);
   const over = Date.parse(event.ends_at) < Date.now();
   const open = event.status === 'published' && !over;
   return publicPage({
     title: event.title,
+    lang,
     head: html`<meta name="description" content="${event.description.slice(0, 200)}" />
       <meta property="og:title" content="${event.title}" />
       <meta property="og:url" content="${input.url}" />
       <link rel="canonical" href="${input.url}" />
       ${cssLink}`,
-    body: html`<article>
-      <h1>${event.title}</h1>
-      ${event.status === 'cancelled' ? html`<p class="error" role="status">This event was cancelled.</p>` : ''}
-      ${over && event.status !== 'cancelled' ? html`<p class="muted">This event is over.</p>` : ''}
-      ${whenWhere(event)}
-      <p><a href="/events/${event.slug}/event.ics">Add to my calendar (.ics)</a></p>
-      ${paragraphs(event.description)}
-      ${
-        open
-          ? html`<section aria-labelledby="rsvp-heading">
-              <h2 id="rsvp-heading">${full ? 'Join the waitlist' : 'RSVP'}</h2>
-              <p>${spacesText(event, counts)}</p>
-              ${input.error ? html`<p class="error" role="alert" id="rsvp-error">${input.error}</p>` : ''}
-              <form method="post" action="/events/${event.slug}/rsvp" class="rsvp-form">
-                ${personFormFields({
-                  prefix: 'rsvp',
-                  values: v,
-                  errorId: input.error ? 'rsvp-error' : undefined,
-                  subscribeLabel: 'Email me about future actions and events',
-                })}
-                <p><button type="submit">${full ? 'Join the waitlist' : 'RSVP'}</button></p>
-              </form>
-            </section>`
-          : ''
-      }
-    </article>`,
+    body: html`${languageSwitch(`/events/${event.slug}`, lang)}
+      <article>
+        <h1>${event.title}</h1>
+        ${event.status === 'cancelled' ? html`<p class="error" role="status">${m.cancelled}</p>` : ''}
+        ${over && event.status !== 'cancelled' ? html`<p class="muted">${m.over}</p>` : ''}
+        ${whenWhere(event, lang)}
+        <p><a href="/events/${event.slug}/event.ics">${m.addToCalendar}</a></p>
+        ${paragraphs(event.description)}
+        ${
+          open
+            ? html`<section aria-labelledby="rsvp-heading">
+                <h2 id="rsvp-heading">${full ? m.joinWaitlist : m.rsvp}</h2>
+                <p>${spacesText(event, counts, lang)}</p>
+                ${input.error ? html`<p class="error" role="alert" id="rsvp-error">${input.error}</p>` : ''}
+                <form method="post" action="/events/${event.slug}/rsvp" class="rsvp-form">
+                  ${personFormFields({
+                    prefix: 'rsvp',
+                    values: v,
+                    errorId: input.error ? 'rsvp-error' : undefined,
+                    subscribeLabel: m.subscribe,
+                    lang,
+                  })}
+                  <p><button type="submit">${full ? m.joinWaitlist : m.rsvp}</button></p>
+                </form>
+              </section>`
+            : ''
+        }
+      </article>`,
   });
 }
 
-export function rsvpDonePage(event: EventRow, outcome: RsvpOutcome): SafeHtml {
-  const messages: Record<RsvpOutcome['status'], [string, string]> = {
-    going: ["You're going!", 'We sent you an email with the details and a calendar file.'],
-    waitlist: [
-      "You're on the waitlist",
-      'The event is full. If a place opens up you will get it in order of sign-up, and we will email you.',
-    ],
-    already_going: ["You're already going", 'You had already RSVPed to this event; nothing changed.'],
-    already_waitlist: [
-      "You're already on the waitlist",
-      'You are already on the waitlist for this event; nothing changed.',
-    ],
-  };
-  const [heading, text] = messages[outcome.status];
+export function rsvpDonePage(event: EventRow, outcome: RsvpOutcome, lang: PublicLanguage = 'en'): SafeHtml {
+  const m = eventMessages(lang);
+  const [heading, text] = m.done[outcome.status];
   return publicPage({
     title: `${heading} · ${event.title}`,
+    lang,
     head: cssLink,
     body: html`<h1>${heading}</h1>
       <p role="status">${text}</p>
-      ${whenWhere(event)}
-      <p><a href="/events/${event.slug}">Back to ${event.title}</a></p>`,
+      ${whenWhere(event, lang)}
+      <p><a href="/events/${event.slug}?lang=${lang}">${m.backTo(event.title)}</a></p>`,
   });
 }
 
@@ -119,25 +119,26 @@ export function cancelPage(input: {
   rsvp: RsvpRow;
   token: string;
   done?: boolean;
+  lang?: PublicLanguage;
 }): SafeHtml {
   const { event, rsvp } = input;
+  const lang = input.lang ?? 'en';
+  const m = eventMessages(lang);
   const cancelled = rsvp.status === 'cancelled' || input.done;
   return publicPage({
-    title: `Cancel RSVP · ${event.title}`,
+    title: `${m.cancelTitle} · ${event.title}`,
+    lang,
     head: cssLink,
     body: html`<h1>${event.title}</h1>
-      ${whenWhere(event)}
+      ${whenWhere(event, lang)}
       ${
         cancelled
-          ? html`<p role="status">Your RSVP is cancelled. Thank you for letting us know.</p>
-              <p><a href="/events/${event.slug}">RSVP again</a></p>`
-          : html`<p>
-                You are ${rsvp.status === 'going' ? 'going to this event' : 'on the waitlist for this event'}
-                as ${rsvp.email}.
-              </p>
-              <form method="post" action="/events/rsvp/cancel">
+          ? html`<p role="status">${m.cancelledRsvp}</p>
+              <p><a href="/events/${event.slug}?lang=${lang}">${m.rsvpAgain}</a></p>`
+          : html`<p>${m.youAre(rsvp.status === 'going')} ${rsvp.email}.</p>
+              <form method="post" action="/events/rsvp/cancel?lang=${lang}">
                 <input type="hidden" name="token" value="${input.token}" />
-                <button type="submit">Cancel my RSVP</button>
+                <button type="submit">${m.cancelButton}</button>
               </form>`
       }`,
   });

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { hasRole, requireRole, userOf, type AuthService, type CurrentUser } from '../auth/index.ts';
 import type { AppContext } from '../context.ts';
 import { AppError, isAppError } from '../errors.ts';
+import { choosePublicLanguage } from '../web/language.ts';
 import { addAdminNavItem } from '../web/layout.ts';
 import { eventIcs } from './ics.ts';
 import {
@@ -41,6 +42,7 @@ export interface EventsPluginOptions {
 }
 
 const slugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 100 }) });
+const langQuery = Type.Object({ lang: Type.Optional(Type.String({ maxLength: 10 })) });
 const idParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const eventBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
@@ -98,13 +100,26 @@ export async function eventsPlugin(instance: FastifyInstance, options: EventsPlu
 
   /* ---------- public ---------- */
 
-  app.get('/events/:slug', { schema: { params: slugParams } }, async (request, reply) => {
-    const event = await events.getEventBySlug(request.params.slug);
-    return sendHtml(
-      reply,
-      eventPublicPage({ event, counts: await events.countsOf(event), url: events.eventUrl(event) }),
-    );
-  });
+  /** ?lang= (or the form's lang field), else the browser's Accept-Language. */
+  const languageOf = (request: FastifyRequest, requested?: string) =>
+    choosePublicLanguage(requested, request.headers['accept-language']);
+
+  app.get(
+    '/events/:slug',
+    { schema: { params: slugParams, querystring: langQuery } },
+    async (request, reply) => {
+      const event = await events.getEventBySlug(request.params.slug);
+      return sendHtml(
+        reply,
+        eventPublicPage({
+          event,
+          counts: await events.countsOf(event),
+          url: events.eventUrl(event),
+          lang: languageOf(request, request.query.lang),
+        }),
+      );
+    },
+  );
 
   app.get('/events/:slug/event.ics', { schema: { params: slugParams } }, async (request, reply) => {
     const event = await events.getEventBySlug(request.params.slug);
@@ -121,20 +136,24 @@ export async function eventsPlugin(instance: FastifyInstance, options: EventsPlu
       const event = await events.getEventBySlug(request.params.slug);
       const body = request.body;
       const values = personFieldValues(body);
+      const lang = languageOf(request, body.lang);
       if (body.website) {
         // A filled honeypot is a bot: answer like a success, change nothing.
         ctx.log.info({ event: event.id }, 'rsvp honeypot filled');
-        return sendHtml(reply, rsvpDonePage(event, { status: 'going', rsvpId: '', created: false }));
+        return sendHtml(reply, rsvpDonePage(event, { status: 'going', rsvpId: '', created: false }, lang));
       }
       try {
         const outcome = await events.rsvp(
           event.slug,
-          { ...personInputOf(body), language: 'en' },
+          { ...personInputOf(body), language: lang },
           meta(request),
         );
-        return sendHtml(reply, rsvpDonePage(event, outcome));
+        return sendHtml(reply, rsvpDonePage(event, outcome, lang));
       } catch (error) {
-        if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'conflict')) throw error;
+        if (!isAppError(error) || !['invalid', 'conflict', 'rate_limited'].includes(error.code)) throw error;
+        // Too many attempts: 429 with the form, the reason and when to try again.
+        if (typeof error.details?.retryAfter === 'number')
+          reply.header('retry-after', String(error.details.retryAfter));
         reply.status(error.status);
         return sendHtml(
           reply,
@@ -144,24 +163,45 @@ export async function eventsPlugin(instance: FastifyInstance, options: EventsPlu
             url: events.eventUrl(event),
             error: error.message,
             values,
+            lang,
           }),
         );
       }
     },
   );
 
-  const tokenQuery = Type.Object({ token: Type.String({ minLength: 1, maxLength: 300 }) });
+  const tokenQuery = Type.Object({
+    token: Type.String({ minLength: 1, maxLength: 300 }),
+    lang: Type.Optional(Type.String({ maxLength: 10 })),
+  });
+  const tokenBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 300 }) });
 
   app.get('/events/rsvp/cancel', { schema: { querystring: tokenQuery } }, async (request, reply) => {
     const { rsvp, event } = await events.rsvpForToken(request.query.token);
-    return sendHtml(reply, cancelPage({ event, rsvp, token: request.query.token }));
+    return sendHtml(
+      reply,
+      cancelPage({ event, rsvp, token: request.query.token, lang: languageOf(request, request.query.lang) }),
+    );
   });
 
-  app.post('/events/rsvp/cancel', { schema: { body: tokenQuery } }, async (request, reply) => {
-    const { rsvp } = await events.rsvpForToken(request.body.token);
-    const { event } = await events.cancelRsvp(rsvp.id);
-    return sendHtml(reply, cancelPage({ event, rsvp, token: request.body.token, done: true }));
-  });
+  app.post(
+    '/events/rsvp/cancel',
+    { schema: { body: tokenBody, querystring: langQuery } },
+    async (request, reply) => {
+      const { rsvp } = await events.rsvpForToken(request.body.token);
+      const { event } = await events.cancelRsvp(rsvp.id);
+      return sendHtml(
+        reply,
+        cancelPage({
+          event,
+          rsvp,
+          token: request.body.token,
+          done: true,
+          lang: languageOf(request, request.query.lang),
+        }),
+      );
+    },
+  );
 
   /* ---------- admin ---------- */
 

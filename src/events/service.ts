@@ -6,7 +6,9 @@ import { newId, nowIso } from '../ids.ts';
 import { enqueueJob } from '../jobs/index.ts';
 import type { MailService } from '../mail/index.ts';
 import type { PeopleService } from '../people/index.ts';
+import { PublicFormLimits } from '../web/form-limits.ts';
 import { eventIcs } from './ics.ts';
+import { eventMessages } from './i18n.ts';
 import * as store from './store.ts';
 import type { EventRow, RsvpRow, RsvpStatus } from './tables.ts';
 import { formatEventTime, isTimeZone, utcToZonedLocal, zonedLocalToUtc } from './time.ts';
@@ -154,6 +156,12 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
   const { people, mail } = deps;
   const domain = new URL(config.publicUrl).hostname;
   let onGroupRsvp: GroupRsvpHook | null = null;
+  // The public form is limited like signing a petition (the same settings, counted apart).
+  const limits = new PublicFormLimits(
+    'rsvp',
+    { perIp: config.signRateIp, perEmail: config.signRateEmail },
+    ctx.log,
+  );
 
   const eventUrl = (event: EventRow) => `${config.publicUrl}/events/${event.slug}`;
   const cancelUrl = (event: EventRow, rsvpId: string) =>
@@ -312,12 +320,17 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
   /** A public RSVP: the person is merged by email, then given a place or a waitlist spot. */
   async function rsvp(slug: string, input: RsvpInput, meta: RequestMeta): Promise<RsvpOutcome> {
     const event = await getEventBySlug(slug);
-    if (event.status !== 'published') throw new AppError('conflict', 'This event was cancelled.');
-    if (Date.parse(event.ends_at) < Date.now()) throw new AppError('conflict', 'This event is over.');
+    const m = eventMessages(input.language);
+    if (event.status !== 'published') throw new AppError('conflict', m.errors.eventCancelled);
+    if (Date.parse(event.ends_at) < Date.now()) throw new AppError('conflict', m.errors.eventOver);
     const email = (input.email ?? '').trim();
     if (!emailPattern.test(email) || email.length > 254) {
-      throw new AppError('invalid', 'Please enter a valid email address.');
+      throw new AppError('invalid', m.errors.email);
     }
+    limits.check(meta, email, event, (reason, wait) => {
+      const minutes = m.errors.minutes(Math.ceil(wait / 60));
+      return reason === 'rate_limited_ip' ? m.errors.rateIp(minutes) : m.errors.rateEmail(minutes);
+    });
     return db.transaction().execute(async (trx) => {
       const now = nowIso();
       await store.lockEvent(trx, event.id, now);

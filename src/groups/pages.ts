@@ -2,13 +2,15 @@ import type { CurrentUser } from '../auth/index.ts';
 import type { EventRow } from '../events/index.ts';
 import type { PersonSummary } from '../people/index.ts';
 import { html, type SafeHtml } from '../web/html.ts';
-import { personFormFields, type PersonFieldValues } from '../web/person-fields.ts';
+import type { PublicLanguage } from '../web/language.ts';
+import { languageSwitch, personFormFields, type PersonFieldValues } from '../web/person-fields.ts';
+import { groupMessages } from './i18n.ts';
 import { adminPage, csrfField, publicPage } from '../web/layout.ts';
 import type { GroupNode } from './service.ts';
 import type { GroupRow, GroupRuleRow } from './tables.ts';
 
-function when(event: EventRow): string {
-  return new Intl.DateTimeFormat('en', {
+function when(event: EventRow, lang: PublicLanguage): string {
+  return new Intl.DateTimeFormat(lang, {
     dateStyle: 'medium',
     timeStyle: 'short',
     timeZone: event.time_zone,
@@ -24,58 +26,67 @@ export function groupPublicPage(input: {
   error?: string | null;
   notice?: string | null;
   values?: PersonFieldValues;
+  lang?: PublicLanguage;
 }): SafeHtml {
   const { group } = input;
+  const lang = input.lang ?? 'en';
+  const m = groupMessages(lang);
   const v = input.values ?? {};
+  const q = lang === 'en' ? '' : `?lang=${lang}`;
   return publicPage({
     title: group.name,
-    body: html`<h1>${group.name}</h1>
-      ${input.parent ? html`<p>Part of <a href="/groups/${input.parent.slug}">${input.parent.name}</a></p>` : ''}
+    lang,
+    body: html`${languageSwitch(`/groups/${group.slug}`, lang)}
+      <h1>${group.name}</h1>
+      ${input.parent ? html`<p>${m.partOf} <a href="/groups/${input.parent.slug}${q}">${input.parent.name}</a></p>` : ''}
       ${group.description
         .split(/\r?\n\s*\r?\n/)
         .filter((p) => p.trim())
         .map((p) => html`<p>${p.trim()}</p>`)}
       <section aria-labelledby="petitions-h">
-        <h2 id="petitions-h">Petitions</h2>
+        <h2 id="petitions-h">${m.petitions}</h2>
         ${
           input.petitions.length
             ? html`<ul>
-                ${input.petitions.map((p) => html`<li><a href="/petitions/${p.slug}">${p.title}</a></li>`)}
+                ${input.petitions.map((p) => html`<li><a href="/petitions/${p.slug}${q}">${p.title}</a></li>`)}
               </ul>`
-            : html`<p>No open petitions right now.</p>`
+            : html`<p>${m.noPetitions}</p>`
         }
       </section>
       <section aria-labelledby="events-h">
-        <h2 id="events-h">Upcoming events</h2>
+        <h2 id="events-h">${m.upcomingEvents}</h2>
         ${
           input.events.length
             ? html`<ul>
-                ${input.events.map((e) => html`<li><a href="/events/${e.slug}">${e.title}</a> · ${when(e)}</li>`)}
+                ${input.events.map(
+                  (e) => html`<li><a href="/events/${e.slug}${q}">${e.title}</a> · ${when(e, lang)}</li>`,
+                )}
               </ul>`
-            : html`<p>No upcoming events yet.</p>`
+            : html`<p>${m.noEvents}</p>`
         }
       </section>
       ${
         input.children.length
           ? html`<section aria-labelledby="local-h">
-              <h2 id="local-h">Local groups</h2>
+              <h2 id="local-h">${m.localGroups}</h2>
               <ul>
-                ${input.children.map((c) => html`<li><a href="/groups/${c.slug}">${c.name}</a></li>`)}
+                ${input.children.map((c) => html`<li><a href="/groups/${c.slug}${q}">${c.name}</a></li>`)}
               </ul>
             </section>`
           : ''
       }
       <section aria-labelledby="join-h">
-        <h2 id="join-h">Join ${group.name}</h2>
+        <h2 id="join-h">${m.join(group.name)}</h2>
         ${input.notice ? html`<p role="status" class="notice">${input.notice}</p>` : ''}
         ${input.error ? html`<p role="alert" class="error" id="join-error">${input.error}</p>` : ''}
         <form method="post" action="/groups/${group.slug}/join">
           ${personFormFields({
             prefix: 'join',
             values: v,
-            subscribeLabel: "Email me about this group's actions and events",
+            subscribeLabel: m.subscribe,
+            lang,
           })}
-          <p><button type="submit">Join</button></p>
+          <p><button type="submit">${m.joinButton}</button></p>
         </form>
       </section>`,
   });

@@ -13,7 +13,9 @@ import { AppError, isAppError } from '../errors.ts';
 import type { EventsService } from '../events/index.ts';
 import type { PeopleService } from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
+import { choosePublicLanguage, type PublicLanguage } from '../web/language.ts';
 import { addAdminNavItem } from '../web/layout.ts';
+import { groupMessages } from './i18n.ts';
 import {
   groupAdminPage,
   groupMembersPage,
@@ -34,6 +36,7 @@ export interface GroupsPluginOptions {
 }
 
 const slugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 100 }) });
+const langQuery = Type.Object({ lang: Type.Optional(Type.String({ maxLength: 10 })) });
 const idParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const groupBody = Type.Object({
   _csrf: Type.Optional(Type.String()),
@@ -66,6 +69,7 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
 
   async function publicPage(
     group: GroupRow,
+    lang: PublicLanguage,
     extra: { error?: string; notice?: string; values?: PersonFieldValues } = {},
   ) {
     const tree = await groups.listTree();
@@ -79,12 +83,26 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
       children: tree.filter((g) => g.parent_id === group.id),
       petitions: open.map((p) => ({ slug: p.slug, title: p.title })),
       events: await events.listEvents({ groupIds: ids, upcoming: true, limit: 20 }),
+      lang,
       ...extra,
     });
   }
 
-  app.get('/groups/:slug', { schema: { params: slugParams } }, async (request, reply) =>
-    sendHtml(reply, await publicPage(await groups.getGroupBySlug(request.params.slug))),
+  /** ?lang= (or the form's lang field), else the browser's Accept-Language. */
+  const languageOf = (request: FastifyRequest, requested?: string) =>
+    choosePublicLanguage(requested, request.headers['accept-language']);
+
+  app.get(
+    '/groups/:slug',
+    { schema: { params: slugParams, querystring: langQuery } },
+    async (request, reply) =>
+      sendHtml(
+        reply,
+        await publicPage(
+          await groups.getGroupBySlug(request.params.slug),
+          languageOf(request, request.query.lang),
+        ),
+      ),
   );
 
   app.post(
@@ -94,24 +112,27 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
       const group = await groups.getGroupBySlug(request.params.slug);
       const b = request.body;
       const values = personFieldValues(b);
+      const lang = languageOf(request, b.lang);
+      const welcome = groupMessages(lang).welcome(group.name);
       if (b.website) {
         // A filled honeypot is a bot: answer like a success, change nothing.
         ctx.log.info({ group: group.id }, 'group join honeypot filled');
-        return sendHtml(
-          reply,
-          await publicPage(group, { notice: `Welcome to ${group.name}! You are now a member.` }),
-        );
+        return sendHtml(reply, await publicPage(group, lang, { notice: welcome }));
       }
       try {
-        await groups.joinGroup(group.slug, personInputOf(b), { ip: request.ip ?? null });
-        return sendHtml(
-          reply,
-          await publicPage(group, { notice: `Welcome to ${group.name}! You are now a member.` }),
+        await groups.joinGroup(
+          group.slug,
+          { ...personInputOf(b), language: lang },
+          { ip: request.ip ?? null },
         );
+        return sendHtml(reply, await publicPage(group, lang, { notice: welcome }));
       } catch (error) {
-        if (!isAppError(error) || error.code !== 'invalid') throw error;
+        if (!isAppError(error) || (error.code !== 'invalid' && error.code !== 'rate_limited')) throw error;
+        // Too many attempts: 429 with the form, the reason and when to try again.
+        if (typeof error.details?.retryAfter === 'number')
+          reply.header('retry-after', String(error.details.retryAfter));
         reply.status(error.status);
-        return sendHtml(reply, await publicPage(group, { error: error.message, values }));
+        return sendHtml(reply, await publicPage(group, lang, { error: error.message, values }));
       }
     },
   );

@@ -9,6 +9,8 @@ import {
   type PostalCodeSubquery,
 } from '../people/audience/index.ts';
 import type { PeopleService, PeopleViewer } from '../people/index.ts';
+import { PublicFormLimits } from '../web/form-limits.ts';
+import { groupMessages } from './i18n.ts';
 import * as store from './store.ts';
 import type { GroupRow, GroupRuleRow } from './tables.ts';
 
@@ -61,7 +63,13 @@ function slugify(name: string): string {
 const globalRoles = new Set(['owner', 'admin']);
 
 export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
-  const { db } = ctx;
+  const { db, config } = ctx;
+  // The public join form is limited like signing a petition (the same settings, counted apart).
+  const limits = new PublicFormLimits(
+    'group_join',
+    { perIp: config.signRateIp, perEmail: config.signRateEmail },
+    ctx.log,
+  );
 
   async function listTree(): Promise<GroupNode[]> {
     const rows = await store.listGroups(db);
@@ -268,18 +276,25 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
       familyName?: string | null;
       postalCode?: string | null;
       subscribe?: boolean;
+      /** The page's language: messages for the person come back in it; stored on a new person. */
+      language?: string | null;
     },
     meta: { ip: string | null },
   ): Promise<{ personId: string; joined: boolean }> {
     const group = await getGroupBySlug(slug);
+    const m = groupMessages(input.language);
     const email = (input.email ?? '').trim();
-    if (!emailPattern.test(email) || email.length > 254)
-      throw new AppError('invalid', 'Please enter a valid email address.');
+    if (!emailPattern.test(email) || email.length > 254) throw new AppError('invalid', m.errors.email);
+    limits.check(meta, email, group, (reason, wait) => {
+      const minutes = m.errors.minutes(Math.ceil(wait / 60));
+      return reason === 'rate_limited_ip' ? m.errors.rateIp(minutes) : m.errors.rateEmail(minutes);
+    });
     return db.transaction().execute(async (trx) => {
       const merged = await deps.people.mergePersonByEmail(trx, {
         email,
         givenName: input.givenName?.trim() || null,
         familyName: input.familyName?.trim() || null,
+        ...(input.language ? { language: input.language } : {}),
         address: input.postalCode?.trim() ? { postalCode: input.postalCode.trim().slice(0, 20) } : null,
         source: `group:${group.slug}`,
         subscribe: input.subscribe === true,

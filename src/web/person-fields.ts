@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { html, type SafeHtml } from './html.ts';
+import type { PublicLanguage } from './language.ts';
 
 /** The body those forms post (every field optional: the service says what is missing). */
 export const personFieldsBody = Type.Object({
@@ -9,7 +10,39 @@ export const personFieldsBody = Type.Object({
   postal_code: Type.Optional(Type.String({ maxLength: 40 })),
   subscribe: Type.Optional(Type.String({ maxLength: 10 })),
   website: Type.Optional(Type.String({ maxLength: 500 })),
+  /** The page's language, so an error comes back in it. */
+  lang: Type.Optional(Type.String({ maxLength: 10 })),
 });
+
+const labels = {
+  en: {
+    email: 'Email (required)',
+    givenName: 'First name',
+    familyName: 'Last name',
+    postalCode: 'Postal code',
+    honeypot: 'Leave this empty',
+    languages: 'Language',
+  },
+  es: {
+    email: 'Correo electrónico (obligatorio)',
+    givenName: 'Nombre',
+    familyName: 'Apellido',
+    postalCode: 'Código postal',
+    honeypot: 'Deja este campo vacío',
+    languages: 'Idioma',
+  },
+};
+
+/** Links to the same page in each language, the current one marked. */
+export function languageSwitch(path: string, current: PublicLanguage): SafeHtml {
+  const link = (lang: PublicLanguage, name: string) =>
+    lang === current
+      ? html`<strong lang="${lang}" aria-current="true">${name}</strong>`
+      : html`<a href="${path}?lang=${lang}" hreflang="${lang}" lang="${lang}">${name}</a>`;
+  return html`<nav class="languages" aria-label="${labels[current].languages}">
+    ${link('en', 'English')} · ${link('es', 'Español')}
+  </nav>`;
+}
 export type PersonFieldsBody = Static<typeof personFieldsBody>;
 
 export interface PersonFieldValues {
@@ -52,8 +85,11 @@ export function personFormFields(options: {
   /** Id of the error message the email field is described by, when one is shown. */
   errorId?: string | undefined;
   subscribeLabel: string;
+  lang?: PublicLanguage;
 }): SafeHtml {
   const { prefix, values: v } = options;
+  const lang = options.lang ?? 'en';
+  const l = labels[lang];
   const text = (name: string, id: string, label: string, autocomplete: string, value: string | undefined) =>
     html`<p>
       <label for="${prefix}-${id}">${label}</label>
@@ -65,8 +101,9 @@ export function personFormFields(options: {
         value="${value ?? ''}"
       />
     </p>`;
-  return html`<p>
-      <label for="${prefix}-email">Email (required)</label>
+  return html`<input type="hidden" name="lang" value="${lang}" />
+    <p>
+      <label for="${prefix}-email">${l.email}</label>
       <input
         id="${prefix}-email"
         name="email"
@@ -77,9 +114,9 @@ export function personFormFields(options: {
         ${options.errorId ? html`aria-describedby="${options.errorId}"` : ''}
       />
     </p>
-    ${text('given_name', 'given', 'First name', 'given-name', v.givenName)}
-    ${text('family_name', 'family', 'Last name', 'family-name', v.familyName)}
-    ${text('postal_code', 'postal', 'Postal code', 'postal-code', v.postalCode)}
+    ${text('given_name', 'given', l.givenName, 'given-name', v.givenName)}
+    ${text('family_name', 'family', l.familyName, 'family-name', v.familyName)}
+    ${text('postal_code', 'postal', l.postalCode, 'postal-code', v.postalCode)}
     <p>
       <input
         id="${prefix}-subscribe"
@@ -91,7 +128,7 @@ export function personFormFields(options: {
       <label for="${prefix}-subscribe">${options.subscribeLabel}</label>
     </p>
     <p class="visually-hidden" aria-hidden="true">
-      <label for="${prefix}-website">Leave this empty</label>
+      <label for="${prefix}-website">${l.honeypot}</label>
       <input id="${prefix}-website" name="website" type="text" tabindex="-1" autocomplete="off" />
     </p>`;
 }
