@@ -132,10 +132,14 @@ export function createServices(ctx: AppContext): Services {
   return services;
 }
 
-/** Deletes what nobody needs any more: finished jobs older than a week and expired sessions. */
+/**
+ * Deletes what nobody needs any more: finished jobs older than a week, expired sessions, processed
+ * background API requests and old webhook delivery logs.
+ */
 export async function runHousekeeping(services: Services): Promise<void> {
   await services.ctx.jobs.purgeFinished();
   await services.auth.purgeExpiredSessions();
+  await services.api.purgeProcessed();
 }
 
 /** Runs housekeeping now and every hour in a job-running process (serve with its worker, or worker). */

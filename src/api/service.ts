@@ -1,6 +1,7 @@
 import type { AuthService } from '../auth/index.ts';
 import type { EventsService } from '../events/index.ts';
 import type { AppContext } from '../context.ts';
+import type { Executor } from '../db/index.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
 import { enqueueJob } from '../jobs/index.ts';
@@ -50,9 +51,13 @@ export interface ApiKeySummary {
   revokedAt: string | null;
 }
 
-const SIGNUP_QUEUE = 'api.person-signup';
-const SIGNATURE_QUEUE = 'api.record-signature';
-const ATTENDANCE_QUEUE = 'api.record-attendance';
+type RequestKind = 'person_signup' | 'record_signature' | 'record_attendance';
+const REQUEST_QUEUE = 'api.background-request';
+const REQUEST_ATTEMPTS = 5;
+/** Processed background requests are kept a week (the outcome, not the body), then deleted. */
+const REQUEST_KEEP_MS = 7 * 24 * 3600_000;
+/** The webhook delivery log shown in the admin goes back 30 days. */
+const DELIVERY_KEEP_MS = 30 * 24 * 3600_000;
 const TOUCH_EVERY_MS = 60_000;
 
 export function createApiService(ctx: AppContext, deps: ApiDeps) {
@@ -212,16 +217,23 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
   /** Person signup helper: create or merge by email (else phone), add and remove tags. Idempotent. */
   async function signupPerson(body: SignupHelperBody): Promise<{ personId: string; created: boolean }> {
     const email = await resolveEmail(body.person);
+    return db.transaction().execute((trx) => signupPersonIn(trx, body, email));
+  }
+
+  /** The signup inside the caller's transaction; `email` was resolved before it (reads outside it wait). */
+  async function signupPersonIn(
+    trx: Executor,
+    body: SignupHelperBody,
+    email: string,
+  ): Promise<{ personId: string; created: boolean }> {
     const subscribe = wantsSubscription(body.person);
-    return db.transaction().execute(async (trx) => {
-      const result = await people.mergePersonByEmail(trx, {
-        ...personInput(body.person, email, body.add_tags ?? []),
-        subscribe,
-        consent: subscribe ? { what: 'email', source: 'api', ip: null } : null,
-      });
-      if (body.remove_tags?.length) await people.removeTags(trx, result.personId, body.remove_tags);
-      return { personId: result.personId, created: result.created };
+    const result = await people.mergePersonByEmail(trx, {
+      ...personInput(body.person, email, body.add_tags ?? []),
+      subscribe,
+      consent: subscribe ? { what: 'email', source: 'api', ip: null } : null,
     });
+    if (body.remove_tags?.length) await people.removeTags(trx, result.personId, body.remove_tags);
+    return { personId: result.personId, created: result.created };
   }
 
   /** Record signature helper: the same signing path as the web form (one signature per person). */
@@ -292,48 +304,104 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
     }
   }
 
-  async function queueSignup(body: SignupHelperBody): Promise<void> {
-    precheck(body.person);
-    await enqueueJob(db, { queue: SIGNUP_QUEUE, payload: { body }, priority: 5 });
+  /* ---------- background requests: the body waits in a row, the job carries its id ---------- */
+
+  async function queueRequest(kind: RequestKind, targetId: string | null, body: unknown): Promise<string> {
+    const id = newId();
+    await db.transaction().execute(async (trx) => {
+      await store.insertApiRequest(trx, {
+        id,
+        kind,
+        target_id: targetId,
+        body: JSON.stringify(body),
+        status: 'pending',
+        result_id: null,
+        error: null,
+        created_at: nowIso(),
+        processed_at: null,
+      });
+      await enqueueJob(trx, {
+        queue: REQUEST_QUEUE,
+        payload: { requestId: id },
+        priority: 5,
+        maxAttempts: REQUEST_ATTEMPTS,
+      });
+    });
+    return id;
   }
 
-  async function queueSignature(petitionId: string, body: SignatureHelperBody): Promise<void> {
+  async function queueSignup(body: SignupHelperBody): Promise<string> {
+    precheck(body.person);
+    return queueRequest('person_signup', null, body);
+  }
+
+  async function queueSignature(petitionId: string, body: SignatureHelperBody): Promise<string> {
     precheck(body.person);
     await petitions.getPetition(petitionId);
-    await enqueueJob(db, { queue: SIGNATURE_QUEUE, payload: { petitionId, body }, priority: 5 });
+    return queueRequest('record_signature', petitionId, body);
   }
 
-  // Background requests carry the request body: it is the data to process, there is no row yet.
-  async function runReported(what: string, work: () => Promise<unknown>): Promise<void> {
+  async function queueAttendance(eventId: string, body: AttendanceHelperBody): Promise<string> {
+    precheck(body.person);
+    await deps.events.getEvent(eventId);
+    return queueRequest('record_attendance', eventId, body);
+  }
+
+  /**
+   * Processes a background request once: a request already processed is left alone, and the work
+   * itself merges by email, so a run repeated after a crash (or at the same time) makes nothing twice.
+   */
+  async function processRequest(requestId: string, attempt = 1): Promise<void> {
+    const row = await store.findApiRequest(db, requestId);
+    if (!row || row.status !== 'pending' || row.body === null) return;
+    const body: unknown = JSON.parse(row.body);
+    const finish = (executor: Executor, resultId: string | null, error: string | null) =>
+      store.finishApiRequest(executor, row.id, {
+        status: error === null ? 'done' : 'rejected',
+        resultId,
+        error,
+        at: nowIso(),
+      });
     try {
-      await work();
+      if (row.kind === 'person_signup') {
+        const signup = body as SignupHelperBody;
+        const email = await resolveEmail(signup.person);
+        await db.transaction().execute(async (trx) => {
+          const result = await signupPersonIn(trx, signup, email);
+          await finish(trx, result.personId, null);
+        });
+      } else if (row.kind === 'record_signature') {
+        await finish(db, await recordSignature(String(row.target_id), body as SignatureHelperBody), null);
+      } else if (row.kind === 'record_attendance') {
+        await finish(db, await recordAttendance(String(row.target_id), body as AttendanceHelperBody), null);
+      } else {
+        await finish(db, null, `unknown request kind ${row.kind}`);
+      }
     } catch (error) {
-      // Bad data will not get better on retry: log it and drop the job.
+      // Bad data will not get better on retry: say why in the row and stop.
       if (isAppError(error) && error.code !== 'rate_limited') {
-        log.warn({ code: error.code, err: error.message }, `background ${what} rejected`);
+        log.warn(
+          { requestId, kind: row.kind, code: error.code, err: error.message },
+          'background request rejected',
+        );
+        await finish(db, null, error.message.slice(0, 500));
         return;
+      }
+      if (attempt >= REQUEST_ATTEMPTS) {
+        const message = error instanceof Error ? error.message : String(error);
+        await finish(db, null, `gave up: ${message}`.slice(0, 500));
       }
       throw error;
     }
   }
-  async function queueAttendance(eventId: string, body: AttendanceHelperBody): Promise<void> {
-    precheck(body.person);
-    await deps.events.getEvent(eventId);
-    await enqueueJob(db, { queue: ATTENDANCE_QUEUE, payload: { eventId, body }, priority: 5 });
+
+  ctx.jobs.register(REQUEST_QUEUE, (payload, job) => processRequest(String(payload.requestId), job.attempts));
+
+  /** Deletes processed background requests and finished webhook deliveries older than their keep times. */
+  async function purgeProcessed(now = Date.now()): Promise<void> {
+    await store.deleteProcessedApiRequestsBefore(db, new Date(now - REQUEST_KEEP_MS).toISOString());
+    await store.deleteFinishedDeliveriesBefore(db, new Date(now - DELIVERY_KEEP_MS).toISOString());
   }
-  ctx.jobs.register(ATTENDANCE_QUEUE, (payload) =>
-    runReported('attendance', () =>
-      recordAttendance(String(payload.eventId), payload.body as AttendanceHelperBody),
-    ),
-  );
-  ctx.jobs.register(SIGNUP_QUEUE, (payload) =>
-    runReported('signup', () => signupPerson(payload.body as SignupHelperBody)),
-  );
-  ctx.jobs.register(SIGNATURE_QUEUE, (payload) =>
-    runReported('signature', () =>
-      recordSignature(String(payload.petitionId), payload.body as SignatureHelperBody),
-    ),
-  );
 
   return {
     createApiKey,
@@ -347,6 +415,8 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
     queueSignature,
     recordAttendance,
     queueAttendance,
+    processRequest,
+    purgeProcessed,
     webhooks,
   };
 }

@@ -1,9 +1,16 @@
 import type { Insertable } from 'kysely';
 import type { ApiKeysTable } from '../db/database.ts';
 import type { Executor } from '../db/index.ts';
-import type { WebhookDeliveriesTable, WebhookDeliveryRow, WebhookRow, WebhooksTable } from './tables.ts';
+import type {
+  ApiRequestRow,
+  ApiRequestsTable,
+  WebhookDeliveriesTable,
+  WebhookDeliveryRow,
+  WebhookRow,
+  WebhooksTable,
+} from './tables.ts';
 
-/* All SQL of the API capability: api keys, webhooks, deliveries, change-feed cursors. */
+/* All SQL of the API capability: api keys, background requests, webhooks, deliveries, change-feed cursors. */
 
 // ---- api keys ----------------------------------------------------------------------------------
 
@@ -31,6 +38,46 @@ export async function revokeApiKey(db: Executor, id: string, at: string): Promis
 
 export async function touchApiKey(db: Executor, id: string, at: string): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+}
+
+// ---- background requests -----------------------------------------------------------------------
+
+export async function insertApiRequest(db: Executor, row: Insertable<ApiRequestsTable>): Promise<void> {
+  await db.insertInto('api_requests').values(row).execute();
+}
+
+export function findApiRequest(db: Executor, id: string): Promise<ApiRequestRow | undefined> {
+  return db.selectFrom('api_requests').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Marks a pending request processed (its body cleared); false when it was not pending any more. */
+export async function finishApiRequest(
+  db: Executor,
+  id: string,
+  outcome: { status: 'done' | 'rejected'; resultId: string | null; error: string | null; at: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('api_requests')
+    .set({
+      status: outcome.status,
+      result_id: outcome.resultId,
+      error: outcome.error,
+      body: null,
+      processed_at: outcome.at,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function deleteProcessedApiRequestsBefore(db: Executor, before: string): Promise<number> {
+  const result = await db
+    .deleteFrom('api_requests')
+    .where('status', 'in', ['done', 'rejected'])
+    .where('processed_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 // ---- webhooks ----------------------------------------------------------------------------------
@@ -74,6 +121,16 @@ export async function insertDeliveriesIfNew(
     .returning('id')
     .execute();
   return written.map((row) => row.id);
+}
+
+/** Deletes finished (delivered or failed) deliveries last touched before `before`. */
+export async function deleteFinishedDeliveriesBefore(db: Executor, before: string): Promise<number> {
+  const result = await db
+    .deleteFrom('webhook_deliveries')
+    .where('status', 'in', ['delivered', 'failed'])
+    .where('updated_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 export function findDelivery(db: Executor, id: string): Promise<WebhookDeliveryRow | undefined> {
