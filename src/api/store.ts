@@ -123,6 +123,22 @@ export async function insertDeliveriesIfNew(
   return written.map((row) => row.id);
 }
 
+/** Of these event keys, the ones already logged for one of these webhooks, as `<webhook id> <key>`. */
+export async function listLoggedEventKeys(
+  db: Executor,
+  webhookIds: readonly string[],
+  keys: readonly string[],
+): Promise<Set<string>> {
+  if (webhookIds.length === 0 || keys.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('webhook_deliveries')
+    .select(['webhook_id', 'event_key'])
+    .where('webhook_id', 'in', [...webhookIds])
+    .where('event_key', 'in', [...keys])
+    .execute();
+  return new Set(rows.map((row) => `${row.webhook_id} ${row.event_key}`));
+}
+
 /** Deletes finished (delivered or failed) deliveries last touched before `before`. */
 export async function deleteFinishedDeliveriesBefore(db: Executor, before: string): Promise<number> {
   const result = await db

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPrivateAddress } from '../../src/api/webhooks/address.ts';
+import { isPrivateAddress, type ResolvedAddress } from '../../src/api/webhooks/address.ts';
 import { nowIso } from '../../src/ids.ts';
 import { updateEmailStatus } from '../../src/people/audience/index.ts';
 import { signIn, type SignedIn } from '../helpers/auth.ts';
@@ -15,8 +15,11 @@ interface Received {
   answered: number;
 }
 
-/** A real HTTP receiver on 127.0.0.1 that answers with the queued statuses, then 200. */
-async function startReceiver(): Promise<{
+/** A real HTTP receiver (on 127.0.0.1 unless told) that answers with the queued statuses, then 200. */
+async function startReceiver(
+  host = '127.0.0.1',
+  port = 0,
+): Promise<{
   url: string;
   received: Received[];
   answers: number[];
@@ -34,9 +37,9 @@ async function startReceiver(): Promise<{
       response.end('ok');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hooks/undersign`, received, answers, server };
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const bound = (server.address() as AddressInfo).port;
+  return { url: `http://${host}:${bound}/hooks/undersign`, received, answers, server };
 }
 
 /** Everything written so far counts as settled (the scan normally waits a few seconds for slow commits). */
@@ -259,6 +262,138 @@ describe('webhooks', () => {
   });
 });
 
+describe('webhook change feed and late commits', () => {
+  let t: TestApp;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    t = await createTestApp({ WEBHOOK_RETRY_BASE_MS: '0', WEBHOOK_ALLOW_PRIVATE: 'true' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await new Promise((resolve) => receiver.server.close(resolve));
+  });
+
+  it('a change whose transaction commits after the feed read its time is still delivered, exactly once; a newer subscriber does not get it', async () => {
+    const hook = await t.services.api.webhooks.createWebhook({
+      url: receiver.url,
+      events: ['person.created', 'person.updated'],
+      createdBy: null,
+    });
+    // Registered an hour ago.
+    const start = Date.now();
+    await t.ctx.db
+      .updateTable('webhooks')
+      .set({ created_at: new Date(start - 3600_000).toISOString() })
+      .where('id', '=', hook.id)
+      .execute();
+    expect(await t.services.api.webhooks.scanChanges({ now: start })).toBe(0);
+    // A person stamped 10 s before that read, whose transaction was still open then: it is visible
+    // only now. So is an update stamped 20 s before it.
+    const stamped = new Date(start - 10_000).toISOString();
+    const late = await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'late@example.org' });
+    const known = await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'known@example.org' });
+    await t.ctx.db
+      .updateTable('people')
+      .set({ created_at: stamped, updated_at: stamped })
+      .where('id', '=', late.personId)
+      .execute();
+    await t.ctx.db
+      .updateTable('people')
+      .set({ created_at: '2025-01-01T00:00:00.000Z', updated_at: new Date(start - 20_000).toISOString() })
+      .where('id', '=', known.personId)
+      .execute();
+    // A webhook registered after the change was stamped gets none of it.
+    const newer = await t.services.api.webhooks.createWebhook({
+      url: receiver.url,
+      events: ['person.created', 'person.updated'],
+      createdBy: null,
+    });
+    // The first read moved past that time and misses them; a later pass reads the window again.
+    expect(await t.services.api.webhooks.scanChanges({ now: start + 10_000 })).toBe(0);
+    expect(await t.services.api.webhooks.scanChanges({ now: start + 70_000 })).toBe(2);
+    // Later passes read it once more: logged already, nothing new.
+    expect(await t.services.api.webhooks.scanChanges({ now: start + 20 * 60_000 })).toBe(0);
+    await t.ctx.jobs.drain();
+    const events = receiver.received.map((r) => JSON.parse(r.body));
+    expect(events.map((e) => [e.event, e.data.email_addresses[0].address]).sort()).toEqual([
+      ['person.created', 'late@example.org'],
+      ['person.updated', 'known@example.org'],
+    ]);
+    expect(receiver.received.every((r) => r.headers['undersign-delivery'])).toBe(true);
+    expect(await t.services.api.webhooks.listDeliveries(newer.id)).toEqual([]);
+    expect((await t.services.api.webhooks.listDeliveries(hook.id)).map((d) => d.status)).toEqual([
+      'delivered',
+      'delivered',
+    ]);
+  });
+
+  it('housekeeping deletes delivery logs older than 30 days', async () => {
+    const [hook] = await t.services.api.webhooks.listWebhooks();
+    const before = await t.services.api.webhooks.listDeliveries(hook!.id);
+    await t.ctx.db
+      .updateTable('webhook_deliveries')
+      .set({ updated_at: new Date(Date.now() - 31 * 24 * 3600_000).toISOString() })
+      .where('id', '=', before[0]!.id)
+      .execute();
+    await t.services.api.purgeProcessed();
+    expect((await t.services.api.webhooks.listDeliveries(hook!.id)).map((d) => d.id)).toEqual([
+      before[1]!.id,
+    ]);
+  });
+});
+
+describe('webhook address pinning', () => {
+  let t: TestApp;
+  let first: Awaited<ReturnType<typeof startReceiver>>;
+  let second: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    // Two receivers on the same port of two loopback addresses: which one is reached shows which
+    // answer of the resolver the connection used.
+    first = await startReceiver('127.0.0.1');
+    const port = Number(new URL(first.url).port);
+    second = await startReceiver('127.0.0.2', port);
+    t = await createTestApp({ WEBHOOK_RETRY_BASE_MS: '0', WEBHOOK_ALLOW_PRIVATE: 'true' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await new Promise((resolve) => first.server.close(resolve));
+    await new Promise((resolve) => second.server.close(resolve));
+  });
+
+  it('resolves the name once per delivery and connects to that answer, keeping the Host header', async () => {
+    const port = Number(new URL(first.url).port);
+    const answers: string[] = [];
+    // A name whose every lookup answers differently (as a rebinding attacker's DNS would).
+    t.services.api.webhooks.useResolver(async (host): Promise<ResolvedAddress[]> => {
+      expect(host).toBe('rebinding.test');
+      const address = answers.length % 2 === 0 ? '127.0.0.1' : '127.0.0.2';
+      answers.push(address);
+      return [{ address, family: 4 }];
+    });
+    await t.services.api.webhooks.createWebhook({
+      url: `http://rebinding.test:${port}/hooks`,
+      events: ['person.created'],
+      createdBy: null,
+    });
+    await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'pinned-one@example.org' });
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(1);
+    await t.ctx.jobs.drain();
+    expect(answers).toEqual(['127.0.0.1']);
+    expect(first.received.map((r) => r.headers.host)).toEqual([`rebinding.test:${port}`]);
+    expect(second.received).toEqual([]);
+    // The next delivery asks again, and goes where that answer says.
+    await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'pinned-two@example.org' });
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(1);
+    await t.ctx.jobs.drain();
+    expect(answers).toEqual(['127.0.0.1', '127.0.0.2']);
+    expect(first.received).toHaveLength(1);
+    expect(second.received.map((r) => JSON.parse(r.body).data.email_addresses[0].address)).toEqual([
+      'pinned-two@example.org',
+    ]);
+  });
+});
+
 describe('webhook addresses', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -282,6 +417,44 @@ describe('webhook addresses', () => {
       ).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('inside this server') });
     }
     expect(await t.ctx.db.selectFrom('webhooks').selectAll().execute()).toEqual([]);
+  });
+
+  it('checks every address a name resolves to, at registration and again at each delivery', async () => {
+    const receiver = await startReceiver();
+    const port = Number(new URL(receiver.url).port);
+    let answer: ResolvedAddress[] = [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.0.0.8', family: 4 },
+    ];
+    const lookups: string[] = [];
+    t.services.api.webhooks.useResolver(async (host) => {
+      lookups.push(host);
+      return answer;
+    });
+    await expect(
+      t.services.api.webhooks.createWebhook({
+        url: `http://mixed.test:${port}/hook`,
+        events: ['person.created'],
+        createdBy: null,
+      }),
+    ).rejects.toMatchObject({ code: 'invalid', message: expect.stringContaining('inside this server') });
+    // Public when registered, pointed at the server itself by the time of the delivery.
+    answer = [{ address: '93.184.216.34', family: 4 }];
+    const hook = await t.services.api.webhooks.createWebhook({
+      url: `http://rebound.test:${port}/hook`,
+      events: ['person.created'],
+      createdBy: null,
+    });
+    answer = [{ address: '127.0.0.1', family: 4 }];
+    await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'rebound@example.org' });
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(1);
+    await t.ctx.jobs.drain();
+    expect(lookups).toEqual(['mixed.test', 'rebound.test', 'rebound.test']);
+    expect(receiver.received).toEqual([]);
+    const [delivery] = await t.services.api.webhooks.listDeliveries(hook.id);
+    expect(delivery!.last_error).toContain('inside this server');
+    expect(delivery!.response_status).toBeNull();
+    await new Promise((resolve) => receiver.server.close(resolve));
   });
 
   it('tells private from public addresses', () => {

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { AppError } from '../../errors.ts';
 
 /** True for loopback, private, link-local, carrier-grade NAT and unspecified addresses. */
@@ -29,28 +29,73 @@ export function isPrivateAddress(ip: string): boolean {
   return lower === '::' || lower === '::1' || /^f[cd]/.test(lower) || /^fe[89ab]/.test(lower);
 }
 
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+/** Finds the addresses of a host name (the system resolver; tests pass their own). */
+export type Resolver = (host: string) => Promise<ResolvedAddress[]>;
+
+export const systemResolver: Resolver = (host) => lookup(host, { all: true });
+
 /**
- * Refuses a webhook address that leads into the server's own network (a request forged through
- * us), unless the operator allowed it. Names are resolved, so a public name for an inner address
- * is refused too.
+ * Resolves the URL's host once and checks every address it has: an address inside the server's own
+ * network (a request forged through us) is refused unless the operator allowed it. A public name for
+ * an inner address is refused too. The connection must then go to these addresses and no others
+ * (see pinnedLookup): asking DNS again could get another answer.
  */
-export async function assertDeliverableAddress(url: URL, allowPrivate: boolean): Promise<void> {
-  if (allowPrivate) return;
+export async function resolveDeliverableAddresses(
+  url: URL,
+  allowPrivate: boolean,
+  resolve: Resolver = systemResolver,
+): Promise<ResolvedAddress[]> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  let addresses: string[];
-  if (isIP(host)) addresses = [host];
-  else if (host === 'localhost' || host.endsWith('.localhost')) addresses = ['127.0.0.1'];
+  let addresses: ResolvedAddress[];
+  if (isIP(host)) addresses = [{ address: host, family: isIP(host) }];
+  else if (host === 'localhost' || host.endsWith('.localhost'))
+    addresses = [{ address: '127.0.0.1', family: 4 }];
   else {
     try {
-      addresses = (await lookup(host, { all: true })).map((a) => a.address);
+      addresses = await resolve(host);
     } catch {
-      throw new AppError('invalid', `The address ${host} could not be found.`);
+      addresses = [];
     }
+    if (addresses.length === 0) throw new AppError('invalid', `The address ${host} could not be found.`);
   }
-  if (addresses.some(isPrivateAddress)) {
+  if (!allowPrivate && addresses.some((a) => isPrivateAddress(a.address))) {
     throw new AppError(
       'invalid',
       `The address ${host} is inside this server's network; webhooks go only to public addresses (set WEBHOOK_ALLOW_PRIVATE=true to allow it).`,
     );
   }
+  return addresses;
+}
+
+/** Checks a webhook address when it is registered (names are resolved; see resolveDeliverableAddresses). */
+export async function assertDeliverableAddress(
+  url: URL,
+  allowPrivate: boolean,
+  resolve: Resolver = systemResolver,
+): Promise<void> {
+  if (allowPrivate) return;
+  await resolveDeliverableAddresses(url, allowPrivate, resolve);
+}
+
+/** A `lookup` for node:http(s) that answers with the checked addresses and never asks DNS again. */
+export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
+    const usable = addresses.filter((a) => wanted === 0 || a.family === wanted);
+    if (usable.length === 0) {
+      callback(Object.assign(new Error('no checked address of that family'), { code: 'ENOTFOUND' }), '', 0);
+      return;
+    }
+    if (options.all)
+      callback(
+        null,
+        usable.map((a) => ({ address: a.address, family: a.family })),
+      );
+    else callback(null, usable[0]!.address, usable[0]!.family);
+  };
 }

@@ -1,5 +1,7 @@
-import { assertDeliverableAddress } from './address.ts';
 import { createHmac, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { AuthService } from '../../auth/index.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
@@ -12,12 +14,23 @@ import { Urls } from '../hal.ts';
 import { messageToOsdi, personToOsdi, signatureToOsdi } from '../osdi.ts';
 import * as store from '../store.ts';
 import type { WebhookDeliveryRow, WebhookRow } from '../tables.ts';
+import {
+  assertDeliverableAddress,
+  pinnedLookup,
+  resolveDeliverableAddresses,
+  systemResolver,
+  type ResolvedAddress,
+  type Resolver,
+} from './address.ts';
 
 /*
  * Outgoing webhooks. Events are found by a change feed that reads, through the owning services,
- * what changed in a settled time window [cursor, now - SETTLE_MS): committed rows only, so a
- * rolled-back signature never produces an event. Each event becomes one delivery row per
- * subscribed webhook, and its send job is enqueued in that same transaction.
+ * what changed in a settled time window [cursor, now - lag): committed rows only, so a rolled-back
+ * signature never produces an event. Rows are stamped before their transaction commits, so each
+ * window is read more than once (see `passes`): a change that became visible after the first read
+ * is found by a later one. Each event becomes one delivery row per subscribed webhook, unique per
+ * (webhook, event key), so reading a change again delivers nothing twice; its send job is enqueued
+ * in that same transaction. A webhook gets only events stamped after it was registered.
  */
 
 export const webhookEvents = [
@@ -32,9 +45,22 @@ export type WebhookEvent = (typeof webhookEvents)[number];
 
 export const SIGNATURE_HEADER = 'undersign-signature';
 const DELIVER_QUEUE = 'api.webhook-deliver';
-/** Writes whose transaction is still open after this long may be missed by the change feed. */
+/** The first read of a change waits this long: most transactions have committed by then. */
 const SETTLE_MS = 5_000;
+/**
+ * Every window of changes is read at these lags behind now (cursor names get the suffix). A change
+ * whose transaction committed up to the last lag after its stamp is still delivered, at most that
+ * late; each row is read once per pass.
+ */
+const passes = [
+  { suffix: '', lagMs: SETTLE_MS },
+  { suffix: '+1m', lagMs: 60_000 },
+  { suffix: '+15m', lagMs: 15 * 60_000 },
+] as const;
+/** Event keys looked up at once when skipping events already logged. */
+const KEY_BATCH = 200;
 const MAX_ATTEMPTS = 10;
+const DELIVERY_TIMEOUT_MS = 10_000;
 const MAX_DELAY_MS = 6 * 3600_000;
 const PAGE = 500;
 const sourceNames = ['people', 'unsubscribes', 'signatures', 'mailings'] as const;
@@ -65,6 +91,38 @@ export function signPayload(secret: string, body: string, timestamp: number): st
   return `t=${timestamp},v1=${mac}`;
 }
 
+/**
+ * POSTs the body to the URL, connecting only to the given (checked) addresses; the Host header and
+ * the TLS server name stay the URL's host. Redirects are not followed. Resolves to the status.
+ */
+function postPinned(
+  url: URL,
+  addresses: readonly ResolvedAddress[],
+  message: { headers: Record<string, string>; body: string; timeoutMs: number },
+): Promise<number> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = send(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        lookup: pinnedLookup(addresses),
+        ...(url.protocol === 'https:' && !isIP(host) ? { servername: host } : {}),
+        headers: { ...message.headers, 'content-length': String(Buffer.byteLength(message.body)) },
+        signal: AbortSignal.timeout(message.timeoutMs),
+      },
+      (response) => {
+        resolve(response.statusCode ?? 0);
+        response.resume();
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(message.body);
+  });
+}
+
 function parseEvents(text: string): WebhookEvent[] {
   try {
     const value: unknown = JSON.parse(text);
@@ -80,6 +138,12 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
   const urls = new Urls(config.publicUrl);
   let timer: NodeJS.Timeout | undefined;
   let scanning: Promise<number> | null = null;
+  let resolveHost: Resolver = systemResolver;
+
+  /** Replaces the name resolver used to check and reach webhook addresses (tests). */
+  function useResolver(resolver: Resolver): void {
+    resolveHost = resolver;
+  }
 
   async function createWebhook(input: {
     url: string;
@@ -95,17 +159,20 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new AppError('invalid', 'The address must start with https:// or http://.');
     }
-    await assertDeliverableAddress(url, ctx.config.webhookAllowPrivate);
+    await assertDeliverableAddress(url, ctx.config.webhookAllowPrivate, resolveHost);
     const events = webhookEvents.filter((e) => input.events.includes(e));
     if (events.length === 0) throw new AppError('invalid', 'Choose at least one event.');
     // The first subscriber to a source starts its change feed now: history is not replayed to it.
+    // (Events stamped before the webhook's created_at are not sent to it anyway; this spares reading them.)
     const active = (await store.listActiveWebhooks(db)).flatMap((h) => parseEvents(h.events));
-    const start = new Date(Date.now() - SETTLE_MS).toISOString();
     for (const source of sourceNames) {
       const wanted = eventsOfSource[source];
       if (!events.some((e) => wanted.includes(e)) || active.some((e) => wanted.includes(e))) continue;
-      const cursor = await store.findCursor(db, source);
-      if (!cursor || cursor < start) await store.saveCursor(db, source, start, nowIso());
+      for (const pass of passes) {
+        const start = new Date(Date.now() - pass.lagMs).toISOString();
+        const cursor = await store.findCursor(db, source + pass.suffix);
+        if (!cursor || cursor < start) await store.saveCursor(db, source + pass.suffix, start, nowIso());
+      }
     }
     const row = {
       id: newId(),
@@ -154,11 +221,13 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     for (let offset = 0; ; offset += PAGE) {
       const { people } = await deps.people.listPeopleChanged({ since, until }, PAGE, offset);
       for (const person of people) {
-        const created = person.createdAt >= since;
+        // Created in this window: one created event (a later change before the read is part of it).
+        // Otherwise an update, keyed by its time, so every pass names the same change the same way.
+        const created = person.createdAt >= since && person.createdAt < until;
         found.push({
           event: created ? 'person.created' : 'person.updated',
           key: created ? `person.created:${person.id}` : `person.updated:${person.id}:${person.updatedAt}`,
-          at: person.updatedAt,
+          at: created ? person.createdAt : person.updatedAt,
           data: personToOsdi(urls, person),
         });
       }
@@ -239,62 +308,96 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     mailings: mailingEvents,
   };
 
+  type ActiveHook = WebhookRow & { eventList: WebhookEvent[] };
+
   /**
-   * Reads each source's settled changes since its cursor and logs + enqueues deliveries for the
-   * subscribed webhooks. Returns how many deliveries were made. Safe to run concurrently with itself
-   * (one scan at a time per process; duplicate events are ignored by the (webhook, event key) key).
+   * Logs one delivery per (event, subscribed webhook) not logged before, enqueues their send jobs
+   * and moves the cursor, in one transaction. Returns how many deliveries were made.
+   */
+  async function logDeliveries(
+    cursorName: string,
+    until: string,
+    events: readonly FoundEvent[],
+    hooks: readonly ActiveHook[],
+  ): Promise<number> {
+    let made = 0;
+    await db.transaction().execute(async (trx) => {
+      const at = nowIso();
+      for (let i = 0; i < events.length; i += KEY_BATCH) {
+        const batch = events.slice(i, i + KEY_BATCH);
+        // Read again by a later pass: skip what is logged already before building any payload.
+        const logged = await store.listLoggedEventKeys(
+          trx,
+          hooks.map((h) => h.id),
+          batch.map((e) => e.key),
+        );
+        const rows = [];
+        for (const found of batch) {
+          for (const hook of hooks) {
+            if (!hook.eventList.includes(found.event)) continue;
+            // A webhook gets what happened after it was registered, never the history.
+            if (found.at < hook.created_at || logged.has(`${hook.id} ${found.key}`)) continue;
+            const id = newId();
+            rows.push({
+              id,
+              webhook_id: hook.id,
+              event: found.event,
+              event_key: found.key,
+              payload: JSON.stringify({ id, event: found.event, occurred_at: found.at, data: found.data }),
+              status: 'pending',
+              attempts: 0,
+              response_status: null,
+              last_error: null,
+              created_at: at,
+              updated_at: at,
+              delivered_at: null,
+            });
+          }
+        }
+        for (let j = 0; j < rows.length; j += 100) {
+          const written = await store.insertDeliveriesIfNew(trx, rows.slice(j, j + 100));
+          for (const deliveryId of written) {
+            await enqueueJob(trx, { queue: DELIVER_QUEUE, payload: { deliveryId }, maxAttempts: 1 });
+          }
+          made += written.length;
+        }
+      }
+      await store.saveCursor(trx, cursorName, until, at);
+    });
+    return made;
+  }
+
+  /**
+   * Reads each source's settled changes since its cursors (one per pass) and logs + enqueues
+   * deliveries for the subscribed webhooks. Returns how many deliveries were made. Safe to run
+   * concurrently with itself (one scan at a time per process; an event seen twice is logged once
+   * per webhook by the (webhook, event key) key). `settleMs` replaces the first pass's lag (tests).
    */
   async function scanChanges(options: { now?: number; settleMs?: number } = {}): Promise<number> {
     if (scanning) return scanning;
     scanning = (async () => {
-      const until = new Date((options.now ?? Date.now()) - (options.settleMs ?? SETTLE_MS)).toISOString();
-      const hooks = (await store.listActiveWebhooks(db)).map((h) => ({
+      const now = options.now ?? Date.now();
+      const hooks: ActiveHook[] = (await store.listActiveWebhooks(db)).map((h) => ({
         ...h,
         eventList: parseEvents(h.events),
       }));
       let made = 0;
       for (const source of sourceNames) {
         const read = sources[source];
-        const cursor = await store.findCursor(db, source);
         const wanted = hooks.some((h) => h.eventList.some((e) => eventsOfSource[source].includes(e)));
-        // Without subscribers (or on the first scan) the feed only moves on: history is not replayed.
-        if (!cursor || !wanted || cursor >= until) {
-          if (!cursor || (!wanted && cursor < until)) await store.saveCursor(db, source, until, nowIso());
-          continue;
+        for (const [index, pass] of passes.entries()) {
+          const lag = index === 0 ? (options.settleMs ?? pass.lagMs) : pass.lagMs;
+          const until = new Date(now - lag).toISOString();
+          const cursorName = source + pass.suffix;
+          const cursor = await store.findCursor(db, cursorName);
+          // Without subscribers (or on the first scan) the feed only moves on: history is not replayed.
+          if (!cursor || !wanted || cursor >= until) {
+            if (!cursor || (!wanted && cursor < until))
+              await store.saveCursor(db, cursorName, until, nowIso());
+            continue;
+          }
+          made += await logDeliveries(cursorName, until, await read(cursor, until), hooks);
         }
-        const events = await read(cursor, until);
-        await db.transaction().execute(async (trx) => {
-          const at = nowIso();
-          const rows = [];
-          for (const found of events) {
-            for (const hook of hooks) {
-              if (!hook.eventList.includes(found.event)) continue;
-              const id = newId();
-              rows.push({
-                id,
-                webhook_id: hook.id,
-                event: found.event,
-                event_key: found.key,
-                payload: JSON.stringify({ id, event: found.event, occurred_at: found.at, data: found.data }),
-                status: 'pending',
-                attempts: 0,
-                response_status: null,
-                last_error: null,
-                created_at: at,
-                updated_at: at,
-                delivered_at: null,
-              });
-            }
-          }
-          for (let i = 0; i < rows.length; i += 100) {
-            const written = await store.insertDeliveriesIfNew(trx, rows.slice(i, i + 100));
-            for (const deliveryId of written) {
-              await enqueueJob(trx, { queue: DELIVER_QUEUE, payload: { deliveryId }, maxAttempts: 1 });
-            }
-            made += written.length;
-          }
-          await store.saveCursor(trx, source, until, at);
-        });
       }
       return made;
     })();
@@ -324,12 +427,11 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      // Checked again at each delivery: a name can be pointed at an inner address later.
-      await assertDeliverableAddress(new URL(hook.url), config.webhookAllowPrivate);
-      const response = await fetch(hook.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(10_000),
+      // Checked again at each delivery (a name can be pointed at an inner address later), and the
+      // connection goes to the addresses checked, not to a second answer from DNS.
+      const url = new URL(hook.url);
+      const addresses = await resolveDeliverableAddresses(url, config.webhookAllowPrivate, resolveHost);
+      status = await postPinned(url, addresses, {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Undersign-Webhooks/1',
@@ -338,9 +440,8 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
           [SIGNATURE_HEADER]: signPayload(hook.secret, delivery.payload, Math.floor(Date.now() / 1000)),
         },
         body: delivery.payload,
+        timeoutMs: DELIVERY_TIMEOUT_MS,
       });
-      status = response.status;
-      await response.body?.cancel();
       if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (e) {
       error = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
@@ -412,6 +513,7 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     deliver,
     startScanner,
     stopScanner,
+    useResolver,
   };
 }
 
