@@ -24,6 +24,7 @@ export function eventGroupAccess(groups: GroupsService): EventGroupAccess {
 export function petitionGroupAccess(groups: GroupsService, auth: AuthService): PetitionAdminAccess {
   return {
     petitionScope: (user) => groups.groupScope(user),
+    groupChoices: (user) => groups.groupChoices(user),
     recordView: (user, action, petitionId, details) =>
       auth.audit({
         userId: user.id,

@@ -493,6 +493,26 @@ describe('access matrix: who sees which people', () => {
     expect((await preview('onlyb@matrix.example')).statusCode).toBe(400);
     const own = await preview('onlya@matrix.example');
     expect(own.statusCode).toBe(200);
+    const detail = await t.app.inject({
+      url: `/admin/mailings/${mailingIds.leaderA}`,
+      headers: { cookie: leaderA.cookie },
+    });
+    expect(detail.body).toMatch(/Limited to members of<\/th>\s*<td>Local A<\/td>/);
+
+    // The petition form offers a leader their own groups only, and no organisation-wide choice.
+    const newPetition = await t.app.inject({
+      url: '/admin/petitions/new',
+      headers: { cookie: leaderA.cookie },
+    });
+    expect(newPetition.body).toContain(`<option value="${groupIds.a}"`);
+    expect(newPetition.body).not.toContain(`<option value="${groupIds.b}"`);
+    expect(newPetition.body).not.toContain('The whole organisation');
+    const asOrganiser = await t.app.inject({
+      url: '/admin/petitions/new',
+      headers: { cookie: users.organiser!.cookie },
+    });
+    expect(asOrganiser.body).toContain(`<option value="${groupIds.b}"`);
+    expect(asOrganiser.body).toContain('The whole organisation');
 
     const petitionForm = (groupId: string, slug: string) =>
       t.app.inject({

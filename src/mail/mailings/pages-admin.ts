@@ -340,6 +340,21 @@ function row(label: string, value: HtmlValue) {
   </tr>`;
 }
 
+/** A leader's mailing names the groups it can never reach beyond (ids of groups since deleted as ids). */
+function scopeNames(scopeJson: string, choices: AudienceChoices): string {
+  let ids: unknown;
+  try {
+    ids = JSON.parse(scopeJson);
+  } catch {
+    ids = [];
+  }
+  const names = (Array.isArray(ids) ? ids : []).map((id) => {
+    const name = choices.groups?.find((g) => g.id === id)?.name;
+    return name ? name.replace(/^(— )+/, '') : String(id);
+  });
+  return names.length ? names.join(', ') : 'nobody (its groups no longer exist)';
+}
+
 export function mailingDetailPage(
   view: AdminView,
   input: {
@@ -427,6 +442,7 @@ export function mailingDetailPage(
             ${row('From', `${m.from_name} <${m.from_address}>`)} ${row('Subject', m.subject)}
             ${m.subject_b ? row('Subject B', `${m.subject_b} (A/B test on ${m.ab_test_percent}% of the audience)`) : ''}
             ${row('Audience', html`${describeAudience(parseAudience(m.audience)).map((line) => html`${line}<br />`)}`)}
+            ${m.scope_group_ids ? row('Limited to members of', scopeNames(m.scope_group_ids, input.choices)) : ''}
             ${row('Petition', petitionTitle ?? (m.petition_id ? m.petition_id : 'None'))}
             ${row('Tracking', m.tracking ? 'Opens and clicks' : 'Off')} ${row('Started', m.started_at ?? '—')}
             ${row('Finished', m.finished_at ?? '—')}

@@ -171,9 +171,16 @@ function ruleSelect(name: keyof PetitionFormValues, label: string, value: FieldR
 
 export function petitionFormPage(
   ctx: AdminContext,
-  input_: { petition: Petition | null; values: PetitionFormValues; error?: string | null },
+  input_: {
+    petition: Petition | null;
+    values: PetitionFormValues;
+    error?: string | null;
+    /** Groups to choose the owner from (a leader: only theirs; then one is required). */
+    groups?: { choices: Array<{ id: string; name: string }>; allowNone: boolean } | null;
+  },
 ): SafeHtml {
   const v = input_.values;
+  const groups = input_.groups;
   const editing = input_.petition !== null;
   const other = v.language === 'es' ? 'en' : 'es';
   const otherName = other === 'es' ? 'Spanish' : 'English';
@@ -204,7 +211,32 @@ export function petitionFormPage(
           <input id="goal" name="goal" type="number" min="1" required value="${v.goal}" />
           <label for="end_date">End date</label>
           <input id="end_date" name="end_date" type="date" value="${v.end_date}" />
-          ${input('group_id', 'Owning group id', v.group_id, '', 'Leave empty for the whole organisation.')}
+          ${
+            groups
+              ? html`<label for="group_id">Owning group</label>
+                  <select id="group_id" name="group_id">
+                    ${
+                      groups.allowNone
+                        ? html`<option value="" ${v.group_id ? '' : 'selected'}>
+                            The whole organisation
+                          </option>`
+                        : ''
+                    }
+                    ${groups.choices.map(
+                      (g) =>
+                        html`<option value="${g.id}" ${g.id === v.group_id ? 'selected' : ''}>
+                          ${g.name}
+                        </option>`,
+                    )}
+                  </select>`
+              : input(
+                  'group_id',
+                  'Owning group id',
+                  v.group_id,
+                  '',
+                  'Leave empty for the whole organisation.',
+                )
+          }
         </fieldset>
         <fieldset>
           <legend>Decision-makers</legend>

@@ -168,6 +168,8 @@ export function petitionInputOf(v: PetitionFormValues): PetitionInput {
 export interface PetitionAdminAccess {
   /** Group ids whose petitions the user may manage, or null for every petition. */
   petitionScope(user: CurrentUser): Promise<string[] | null>;
+  /** Groups the user may choose as a petition's owner, indented as a tree. */
+  groupChoices(user: CurrentUser): Promise<Array<{ id: string; name: string }>>;
   /** Writes that the user saw signers' personal data. */
   recordView(
     user: CurrentUser,
@@ -233,6 +235,16 @@ export async function petitionAdminRoutes(
     return values;
   }
 
+  /** The owner choices of the form: every group, or a leader's groups (one of them required). */
+  async function groupsFor(request: FastifyRequest) {
+    if (!access) return null;
+    const user = userOf(request);
+    return {
+      choices: await access.groupChoices(user),
+      allowNone: (await access.petitionScope(user)) === null,
+    };
+  }
+
   const recordView = async (
     request: FastifyRequest,
     action: string,
@@ -257,7 +269,14 @@ export async function petitionAdminRoutes(
   });
 
   r.get('/admin/petitions/new', { preHandler: edit }, async (request, reply) =>
-    sendHtml(reply, petitionFormPage(adminCtx(request), { petition: null, values: formValuesOf(null) })),
+    sendHtml(
+      reply,
+      petitionFormPage(adminCtx(request), {
+        petition: null,
+        values: formValuesOf(null),
+        groups: await groupsFor(request),
+      }),
+    ),
   );
 
   r.post('/admin/petitions', { preHandler: edit, schema: { body: PetitionForm } }, async (request, reply) => {
@@ -270,7 +289,12 @@ export async function petitionAdminRoutes(
       if (!isAppError(error) || !['invalid', 'conflict', 'forbidden'].includes(error.code)) throw error;
       return sendHtml(
         reply,
-        petitionFormPage(adminCtx(request), { petition: null, values, error: error.message }),
+        petitionFormPage(adminCtx(request), {
+          petition: null,
+          values,
+          error: error.message,
+          groups: await groupsFor(request),
+        }),
         error.status,
       );
     }
@@ -283,7 +307,11 @@ export async function petitionAdminRoutes(
       const petition = await petitionFor(request, request.params.id);
       return sendHtml(
         reply,
-        petitionFormPage(adminCtx(request), { petition, values: formValuesOf(petition) }),
+        petitionFormPage(adminCtx(request), {
+          petition,
+          values: formValuesOf(petition),
+          groups: await groupsFor(request),
+        }),
       );
     },
   );
@@ -302,7 +330,12 @@ export async function petitionAdminRoutes(
         if (!isAppError(error) || !['invalid', 'conflict', 'forbidden'].includes(error.code)) throw error;
         return sendHtml(
           reply,
-          petitionFormPage(adminCtx(request), { petition, values, error: error.message }),
+          petitionFormPage(adminCtx(request), {
+            petition,
+            values,
+            error: error.message,
+            groups: await groupsFor(request),
+          }),
           error.status,
         );
       }
