@@ -7,6 +7,7 @@ import { createMetrics } from './ops/metrics.ts';
 import { opsPlugin } from './ops/plugin.ts';
 import { createServices, registerPlugins, type Services } from './services.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
+import { installInputGuard } from './web/input-guard.ts';
 import { installSecurityHeaders } from './web/security-headers.ts';
 
 declare module 'fastify' {
@@ -39,6 +40,7 @@ export async function buildApp(
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   installSecurityHeaders(app);
+  installInputGuard(app);
   await app.register(formbody, { bodyLimit: 1024 * 1024 });
   await app.register(cookie);
 

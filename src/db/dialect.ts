@@ -8,6 +8,13 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /** True when the database could not be reached (server down, connection dropped). */
+/** PostgreSQL refusing text it cannot store (a NUL byte, bytes that are not in the encoding). */
+export function isUnstorableTextError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = String((error as { code?: unknown }).code ?? '');
+  return code === '22021' || code === '22P05';
+}
+
 export function isConnectionError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const code = String((error as { code?: unknown }).code ?? '');

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../errors.ts';
-import { isConnectionError } from '../db/dialect.ts';
+import { isConnectionError, isUnstorableTextError } from '../db/dialect.ts';
 import { html } from './html.ts';
 import { publicPage } from './layout.ts';
 
@@ -35,6 +35,21 @@ export function describeError(error: unknown): ErrorAnswer {
   }
   if (error instanceof SyntaxError && 'body' in (error as object)) {
     return { status: 400, code: 'invalid', message: 'The request body is not valid JSON.' };
+  }
+  if (error instanceof Error && error.message.startsWith('Multipart: ')) {
+    // busboy's complaint about a malformed upload (no boundary, truncated parts) carries no code.
+    return {
+      status: 400,
+      code: 'invalid',
+      message: 'The upload could not be read. Please send the file again.',
+    };
+  }
+  if (isUnstorableTextError(error)) {
+    return {
+      status: 400,
+      code: 'invalid',
+      message: 'The request contains characters that cannot be stored as text.',
+    };
   }
   if (isConnectionError(error)) {
     return {

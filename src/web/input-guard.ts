@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+
+/** True when a parsed value holds a NUL character anywhere (looked for a few levels deep). */
+function holdsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 6 || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return false;
+  if (Array.isArray(value)) return value.some((item) => holdsNul(item, depth + 1));
+  return Object.entries(value as Record<string, unknown>).some(
+    ([key, item]) => key.includes('\u0000') || holdsNul(item, depth + 1),
+  );
+}
+
+/**
+ * Text with a NUL character is refused before any route sees it: PostgreSQL cannot store it
+ * (it answered with an error, and the person with a 500) and SQLite would keep it silently.
+ */
+export function installInputGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    // Raw bodies (inbound email, uploads) are not text fields and are left to their routes.
+    const fields = typeof request.body === 'object' ? request.body : null;
+    if (holdsNul(request.params) || holdsNul(request.query) || holdsNul(fields)) {
+      throw new AppError('invalid', 'The request contains a NUL character, which is not allowed in text.');
+    }
+  });
+}
