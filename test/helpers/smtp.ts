@@ -27,7 +27,13 @@ export interface SmtpSink {
 }
 
 /** A real SMTP server on a random loopback port that keeps every message it accepts, parsed. */
-export async function startSmtpSink(options: { port?: number } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(
+  options: {
+    port?: number;
+    /** How long close() lets open sessions finish before it answers them 421 and hangs up (30 s). */
+    closeTimeoutMs?: number;
+  } = {},
+): Promise<SmtpSink> {
   const messages: ReceivedMessage[] = [];
   const waiters: { predicate: (m: ReceivedMessage) => boolean; resolve: (m: ReceivedMessage) => void }[] = [];
   let recipientRule: ((address: string) => { code: number; message: string } | null) | null = null;
@@ -36,6 +42,7 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    ...(options.closeTimeoutMs !== undefined ? { closeTimeout: options.closeTimeoutMs } : {}),
     onRcptTo(address, _session, callback) {
       const rejection = recipientRule?.(address.address);
       if (rejection) {
@@ -84,6 +91,8 @@ export async function startSmtpSink(options: { port?: number } = {}): Promise<Sm
       });
     },
   });
+  // A client that dies mid-session (a killed sender) resets its connection: not the test's failure.
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {

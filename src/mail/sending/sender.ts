@@ -15,12 +15,17 @@ export const BULK_QUEUE = 'mail.bulk';
 /** Below transactional mail (100): confirmations never wait behind a mailing. */
 export const BULK_PRIORITY = 10;
 
-const leaseMs = 60_000;
+/**
+ * The sending lease is short and renewed on a timer while the sender runs, so a sender that died
+ * (kill -9, lost machine) holds its mailing for at most this long once its job is retried.
+ */
+const leaseMs = 15_000;
+const leaseRenewMs = 5_000;
 const jobBudgetMs = 20_000;
 /** How long a receiving domain that refused us on policy grounds (5.7.x) is left alone, doubled per strike. */
 const domainPauseMs = 10 * 60_000;
-/** SMTP outage: first retry after 30 s, then doubling up to 10 minutes. */
-const outageRetryMs = (attempt: number) => Math.min(30_000 * 2 ** attempt, 600_000);
+/** SMTP outage: first retry after 5 s (a relay restarting), then doubling up to 10 minutes. */
+const outageRetryMs = (attempt: number) => Math.min(5_000 * 2 ** attempt, 600_000);
 
 export interface SenderDeps {
   ctx: AppContext;
@@ -99,6 +104,12 @@ export class BulkSender {
       return { ...outcome, stop: 'locked' };
     }
     let followUp: { runAt: Date; outageAttempt?: number } | null = null;
+    const renew = setInterval(() => {
+      store.extendMailingLease(ctx.db, mailingId, leaseUntil()).catch((error: unknown) => {
+        ctx.log.warn({ err: error, mailingId }, 'could not renew the sending lease');
+      });
+    }, leaseRenewMs);
+    renew.unref();
     try {
       const compiled = await this.deps.compile(mailing);
       const rate = mailing.rate > 0 ? mailing.rate : ctx.config.bulkMail.rate;
@@ -158,6 +169,7 @@ export class BulkSender {
         }
       }
     } finally {
+      clearInterval(renew);
       await store.releaseMailingLease(ctx.db, mailingId);
     }
     // Enqueued after the lease is released, so the follow-up job can take it.
