@@ -90,15 +90,25 @@ describe('OSDI API contract', () => {
     expect(aep.status).toBe(200);
     expect(aep.type).toMatch(/^application\/hal\+json/);
     expect(aep.body._links.curies[0]).toMatchObject({ name: 'osdi', templated: true });
-    const expected = {
-      'osdi:people': 'osdi:people',
-      'osdi:tags': 'osdi:tags',
-      'osdi:lists': 'osdi:lists',
-      'osdi:petitions': 'osdi:petitions',
-      'osdi:signatures': 'osdi:signatures',
-      'osdi:messages': 'osdi:messages',
-    };
-    for (const [rel, key] of Object.entries(expected)) {
+    // Every collection link the entry point has (helpers are for POST), each followed below.
+    const collections = Object.keys(aep.body._links).filter(
+      (rel) => rel.startsWith('osdi:') && !rel.endsWith('_helper'),
+    );
+    expect(collections.sort()).toEqual(
+      [
+        'osdi:people',
+        'osdi:tags',
+        'osdi:lists',
+        'osdi:petitions',
+        'osdi:signatures',
+        'osdi:messages',
+        'osdi:events',
+      ].sort(),
+    );
+    const helper = aep.body._links['osdi:person_signup_helper'].href as string;
+    expect(helper).toBe(`${publicUrl}/api/v1/people/person_signup_helper`);
+    for (const rel of collections) {
+      const key = rel;
       const href = aep.body._links[rel]?.href as string;
       expect(href, rel).toMatch(/^https:\/\/act\.example\.org\/api\/v1\//);
       const page = await get(href);
@@ -295,6 +305,18 @@ describe('OSDI API contract', () => {
     expect(filtered.body.total_records).toBe(0);
     const all = await get(`/api/v1/signatures?filter=${encodeURIComponent("modified_date gt '2026-01-01'")}`);
     expect(all.body.total_records).toBe(1);
+    // eq on the day it was made; $filter as well as filter
+    const day = signatures.body._embedded['osdi:signatures'][0].modified_date.slice(0, 10) as string;
+    const sameDay = await get(`/api/v1/signatures?filter=${encodeURIComponent(`modified_date eq '${day}'`)}`);
+    expect(sameDay.body.total_records).toBe(1);
+    const otherDay = await get(
+      `/api/v1/signatures?$filter=${encodeURIComponent("modified_date eq '2025-06-01'")}`,
+    );
+    expect(otherDay.body.total_records).toBe(0);
+    const earlier = await get(
+      `/api/v1/petitions/${petitionId}/signatures?$filter=${encodeURIComponent("modified_date lt '2026-01-01'")}`,
+    );
+    expect(earlier.body.total_records).toBe(0);
   });
 
   it('background_request=true answers 202 at once and the job queue does the work', async () => {
