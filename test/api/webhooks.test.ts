@@ -274,6 +274,33 @@ describe('webhook change feed and late commits', () => {
     await new Promise((resolve) => receiver.server.close(resolve));
   });
 
+  it('a mailing that finishes sending is an event however many mailings were made after it', async () => {
+    const hook = await t.services.api.webhooks.createWebhook({
+      url: receiver.url,
+      events: ['mailing.sent'],
+      createdBy: null,
+    });
+    const mailing = (subject: string) =>
+      t.services.mailings.createMailing({
+        fromName: 'Org',
+        fromAddress: 'org@example.org',
+        subject,
+        body: 'Hi',
+        format: 'markdown',
+      });
+    const early = await mailing('Made first, sent last');
+    for (let i = 0; i < 210; i++) await mailing(`Draft ${i}`);
+    await t.ctx.db
+      .updateTable('mailings')
+      .set({ status: 'sent', finished_at: nowIso() })
+      .where('id', '=', early)
+      .execute();
+    expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(1);
+    const [delivery] = await t.services.api.webhooks.listDeliveries(hook.id);
+    expect(JSON.parse(delivery!.payload).data.subject).toBe('Made first, sent last');
+    await t.services.api.webhooks.disableWebhook(hook.id, null);
+  });
+
   it('a change whose transaction commits after the feed read its time is still delivered, exactly once; a newer subscriber does not get it', async () => {
     const hook = await t.services.api.webhooks.createWebhook({
       url: receiver.url,
@@ -329,8 +356,9 @@ describe('webhook change feed and late commits', () => {
   });
 
   it('housekeeping deletes delivery logs older than 30 days', async () => {
-    const [hook] = await t.services.api.webhooks.listWebhooks();
+    const hook = (await t.services.api.webhooks.listWebhooks()).find((h) => !h.disabled_at);
     const before = await t.services.api.webhooks.listDeliveries(hook!.id);
+    expect(before).toHaveLength(2);
     await t.ctx.db
       .updateTable('webhook_deliveries')
       .set({ updated_at: new Date(Date.now() - 31 * 24 * 3600_000).toISOString() })

@@ -284,18 +284,19 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
   }
 
   async function mailingEvents(since: string, until: string): Promise<FoundEvent[]> {
-    const mailings = await deps.mailings.listMailings();
-    return mailings
-      .filter(
-        (m) =>
-          m.status === 'sent' && m.finished_at !== null && m.finished_at >= since && m.finished_at < until,
-      )
-      .map((m) => ({
-        event: 'mailing.sent' as const,
-        key: `mailing.sent:${m.id}`,
-        at: m.finished_at!,
-        data: messageToOsdi(urls, m),
-      }));
+    const found: FoundEvent[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const mailings = await deps.mailings.listMailingsSentBetween({ since, until }, PAGE, offset);
+      for (const m of mailings) {
+        found.push({
+          event: 'mailing.sent',
+          key: `mailing.sent:${m.id}`,
+          at: m.finished_at!,
+          data: messageToOsdi(urls, m),
+        });
+      }
+      if (mailings.length < PAGE) return found;
+    }
   }
 
   const sources: Record<

@@ -901,6 +901,9 @@ export function createMailingsService(
     },
     /** Every mailing, a page at a time, oldest first (the API's messages collection). */
     listMailingsPage: (page: { offset: number; limit: number }) => store.listMailingsPage(db, page),
+    /** Mailings whose sending finished in [since, until) (webhook events), a page at a time. */
+    listMailingsSentBetween: (range: { since: string; until: string }, limit: number, offset: number) =>
+      store.listMailingsSentBetween(db, range, limit, offset),
     countAudience,
     audienceChoices: async (actor?: MailActor | null) => {
       const scope = await scopeOf(actor);

@@ -35,6 +35,25 @@ export async function listMailings(db: Executor, limit = 200): Promise<MailingRo
   return db.selectFrom('mailings').selectAll().orderBy('id', 'desc').limit(limit).execute();
 }
 
+/** Mailings that finished sending in [since, until), in id order (the webhook change feed). */
+export function listMailingsSentBetween(
+  db: Executor,
+  range: { since: string; until: string },
+  limit: number,
+  offset: number,
+): Promise<MailingRow[]> {
+  return db
+    .selectFrom('mailings')
+    .selectAll()
+    .where('status', '=', 'sent')
+    .where('finished_at', '>=', range.since)
+    .where('finished_at', '<', range.until)
+    .orderBy('id')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
 /** One page of all mailings, oldest first (stable for paging), with the total. */
 export async function listMailingsPage(
   db: Executor,
