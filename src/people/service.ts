@@ -166,11 +166,12 @@ export interface PeopleService {
     limit: number,
     offset: number,
   ): Promise<{ members: { personId: string; createdAt: string }[]; total: number }>;
-  /** Addresses whose status became `status` at or after `since` (webhooks' change feed). */
+  /** Addresses whose status became `status` in [since, until) (webhooks' change feed), a page at a time. */
   listEmailsChangedTo(
     status: EmailStatus,
-    since: string,
+    range: { since: string; until: string },
     limit: number,
+    offset: number,
   ): Promise<{ personId: string; address: string; changedAt: string }[]>;
 }
 
@@ -598,8 +599,8 @@ export function createPeopleService(ctx: AppContext): PeopleService {
       return { members: rows.map((r) => ({ personId: r.person_id, createdAt: r.created_at })), total };
     },
 
-    async listEmailsChangedTo(status, since, limit) {
-      const rows = await store.listEmailsChangedTo(db, status, since, limit);
+    async listEmailsChangedTo(status, range, limit, offset) {
+      const rows = await store.listEmailsChangedTo(db, status, range, limit, offset);
       return rows.map((r) => ({ personId: r.person_id, address: r.address, changedAt: r.updated_at }));
     },
   };

@@ -715,24 +715,26 @@ export async function countMembership(
 }
 
 /**
- * Addresses changed to `status` at or after `since` (their last change), oldest first. A new address
- * that starts in this status (updated_at = created_at) did not change to it.
+ * Addresses whose last change, in [since, until), was to `status`, in id order (stable pages). A new
+ * address that starts in this status (updated_at = created_at) did not change to it.
  */
 export function listEmailsChangedTo(
   db: Executor,
   status: string,
-  since: string,
+  range: { since: string; until: string },
   limit: number,
+  offset: number,
 ): Promise<Pick<EmailRow, 'id' | 'person_id' | 'address' | 'updated_at'>[]> {
   return db
     .selectFrom('emails')
     .select(['id', 'person_id', 'address', 'updated_at'])
     .where('status', '=', status)
-    .where('updated_at', '>=', since)
+    .where('updated_at', '>=', range.since)
+    .where('updated_at', '<', range.until)
     .whereRef('updated_at', '>', 'created_at')
-    .orderBy('updated_at')
     .orderBy('id')
     .limit(limit)
+    .offset(offset)
     .execute();
 }
 

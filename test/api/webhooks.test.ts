@@ -371,6 +371,41 @@ describe('webhook change feed and late commits', () => {
   });
 });
 
+describe('webhook change feed volume', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ WEBHOOK_ALLOW_PRIVATE: 'true' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('every unsubscribe of a bulk change with one timestamp becomes an event, past a page of 500', async () => {
+    const hook = await t.services.api.webhooks.createWebhook({
+      url: 'http://127.0.0.1:9/never-drained',
+      events: ['person.unsubscribed'],
+      createdBy: null,
+    });
+    const inputs = Array.from({ length: 1_234 }, (_, i) => ({
+      email: `bulk${i}@example.org`,
+      subscribe: true,
+    }));
+    await t.services.people.mergePeople(t.ctx.db, inputs);
+    await t.ctx.db
+      .updateTable('emails')
+      .set({ status: 'unsubscribed', updated_at: new Date(Date.now() + 1).toISOString() })
+      .where('address', 'like', 'bulk%')
+      .execute();
+    expect(await t.services.api.webhooks.scanChanges({ now: Date.now() + 10, settleMs: 0 })).toBe(1_234);
+    const logged = await t.ctx.db
+      .selectFrom('webhook_deliveries')
+      .select('event_key')
+      .where('webhook_id', '=', hook.id)
+      .execute();
+    expect(new Set(logged.map((d) => d.event_key)).size).toBe(1_234);
+  });
+});
+
 describe('webhook address pinning', () => {
   let t: TestApp;
   let first: Awaited<ReturnType<typeof startReceiver>>;

@@ -236,23 +236,24 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
   }
 
   async function unsubscribeEvents(since: string, until: string): Promise<FoundEvent[]> {
-    const rows = await deps.people.listEmailsChangedTo('unsubscribed', since, 10_000);
-    const inWindow = rows.filter((r) => r.changedAt < until);
-    const records = new Map(
-      (await deps.people.describePeople([...new Set(inWindow.map((r) => r.personId))])).map((p) => [p.id, p]),
-    );
-    return inWindow.flatMap((r) => {
-      const person = records.get(r.personId);
-      if (!person) return [];
-      return [
-        {
-          event: 'person.unsubscribed' as const,
+    const found: FoundEvent[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const rows = await deps.people.listEmailsChangedTo('unsubscribed', { since, until }, PAGE, offset);
+      const records = new Map(
+        (await deps.people.describePeople([...new Set(rows.map((r) => r.personId))])).map((p) => [p.id, p]),
+      );
+      for (const r of rows) {
+        const person = records.get(r.personId);
+        if (!person) continue;
+        found.push({
+          event: 'person.unsubscribed',
           key: `person.unsubscribed:${r.address}:${r.changedAt}`,
           at: r.changedAt,
           data: { email_address: r.address, person: personToOsdi(urls, person) },
-        },
-      ];
-    });
+        });
+      }
+      if (rows.length < PAGE) return found;
+    }
   }
 
   async function signatureEvents(since: string, until: string): Promise<FoundEvent[]> {
