@@ -290,6 +290,7 @@ export async function authPlugin(
           },
           meta(request),
         );
+        await auth.signOut(request.cookies[SESSION_COOKIE]);
         reply.setCookie(SESSION_COOKIE, token, instance.sessionCookieOptions);
         return reply.redirect('/admin', 303);
       } catch (error) {

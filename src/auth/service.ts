@@ -366,6 +366,8 @@ export function createAuthService(ctx: AppContext) {
     await db.transaction().execute(async (trx) => {
       await store.updateUser(trx, user.id, { totp_enabled_at: now, totp_last_step: step, updated_at: now });
       await store.deleteRecoveryCodesOfUser(trx, user.id);
+      // Whoever else held a session (a stolen password's) is signed out.
+      await store.deleteOtherSessionsOfUser(trx, user.id, actor.sessionId);
       await store.insertRecoveryCodes(
         trx,
         codes.map((c) => ({

@@ -94,6 +94,19 @@ describe('sign-in security: session rotation, throttling, two-factor', () => {
     expect(withNew.statusCode).toBe(200);
   });
 
+  it('ends the session the browser came with when an invitation creates an account', async () => {
+    const previous = await signIn(t, 'viewer');
+    const invite = await t.services.auth.createInvite({ role: 'organiser', createdBy: null });
+    const accepted = await t.app.inject({
+      method: 'POST',
+      url: new URL(invite.url).pathname,
+      headers: { cookie: previous.cookie },
+      payload: { email: 'invited.rotation@example.org', password: 'a long enough password' },
+    });
+    expect(accepted.statusCode).toBe(303);
+    expect(await t.services.auth.userForSession(previous.sessionToken)).toBeNull();
+  });
+
   it('slows down one address trying many accounts, without locking others out', async () => {
     const email = 'sprayed@example.org';
     await t.services.auth.createUser({ email, password: 'the real password', role: 'viewer' });
@@ -119,6 +132,10 @@ describe('sign-in security: session rotation, throttling, two-factor', () => {
   it('sets up two-factor sign-in from the account page, then asks for a code at sign-in', async () => {
     const me = await signIn(t, 'organiser');
     const asMe = { cookie: me.cookie };
+    const elsewhere = await t.services.auth.startSession(me.userId, {
+      ip: '203.0.113.1',
+      userAgent: 'other',
+    });
     const account = await t.app.inject({ method: 'GET', url: '/admin/account', headers: asMe });
     expect(account.statusCode).toBe(200);
     expect(account.body).toContain('Set up two-factor sign-in');
@@ -154,6 +171,8 @@ describe('sign-in security: session rotation, throttling, two-factor', () => {
       payload: { code: totp(secret, Date.now() - 30_000), _csrf: me.csrf },
     });
     expect(confirm.statusCode).toBe(200);
+    expect(await t.services.auth.userForSession(elsewhere)).toBeNull(); // other sessions end
+    expect(await t.services.auth.userForSession(me.sessionToken)).not.toBeNull(); // this one stays
     const codes = [...confirm.body.matchAll(/<li><code>([a-z0-9]{5}-[a-z0-9]{5})<\/code><\/li>/g)].map(
       (m) => m[1]!,
     );
