@@ -75,8 +75,16 @@ interface FoundEvent {
   event: WebhookEvent;
   key: string;
   at: string;
-  data: unknown;
+  /** The OSDI resource sent, built only when a delivery is made (a later pass mostly skips). */
+  data: () => unknown;
 }
+
+/** Reads a source's changes in [since, until), handing them over a page at a time. */
+type SourceReader = (
+  since: string,
+  until: string,
+  onPage: (events: FoundEvent[]) => Promise<void>,
+) => Promise<void>;
 
 export interface WebhookDeps {
   auth: AuthService;
@@ -216,53 +224,57 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
 
   /* ---------- the change feed ---------- */
 
-  async function peopleEvents(since: string, until: string): Promise<FoundEvent[]> {
-    const found: FoundEvent[] = [];
+  const peopleEvents: SourceReader = async (since, until, onPage) => {
     for (let offset = 0; ; offset += PAGE) {
       const { people } = await deps.people.listPeopleChanged({ since, until }, PAGE, offset);
-      for (const person of people) {
-        // Created in this window: one created event (a later change before the read is part of it).
-        // Otherwise an update, keyed by its time, so every pass names the same change the same way.
-        const created = person.createdAt >= since && person.createdAt < until;
-        found.push({
-          event: created ? 'person.created' : 'person.updated',
-          key: created ? `person.created:${person.id}` : `person.updated:${person.id}:${person.updatedAt}`,
-          at: created ? person.createdAt : person.updatedAt,
-          data: personToOsdi(urls, person),
-        });
-      }
-      if (people.length < PAGE) return found;
+      await onPage(
+        people.map((person) => {
+          // Created in this window: one created event (a later change before the read is part of it).
+          // Otherwise an update, keyed by its time, so every pass names the same change the same way.
+          const created = person.createdAt >= since && person.createdAt < until;
+          return {
+            event: created ? 'person.created' : 'person.updated',
+            key: created ? `person.created:${person.id}` : `person.updated:${person.id}:${person.updatedAt}`,
+            at: created ? person.createdAt : person.updatedAt,
+            data: () => personToOsdi(urls, person),
+          };
+        }),
+      );
+      if (people.length < PAGE) return;
     }
-  }
+  };
 
-  async function unsubscribeEvents(since: string, until: string): Promise<FoundEvent[]> {
-    const found: FoundEvent[] = [];
+  const unsubscribeEvents: SourceReader = async (since, until, onPage) => {
     for (let offset = 0; ; offset += PAGE) {
       const rows = await deps.people.listEmailsChangedTo('unsubscribed', { since, until }, PAGE, offset);
       const records = new Map(
         (await deps.people.describePeople([...new Set(rows.map((r) => r.personId))])).map((p) => [p.id, p]),
       );
-      for (const r of rows) {
-        const person = records.get(r.personId);
-        if (!person) continue;
-        found.push({
-          event: 'person.unsubscribed',
-          key: `person.unsubscribed:${r.address}:${r.changedAt}`,
-          at: r.changedAt,
-          data: { email_address: r.address, person: personToOsdi(urls, person) },
-        });
-      }
-      if (rows.length < PAGE) return found;
+      await onPage(
+        rows.flatMap((r) => {
+          const person = records.get(r.personId);
+          if (!person) return [];
+          return [
+            {
+              event: 'person.unsubscribed' as const,
+              key: `person.unsubscribed:${r.address}:${r.changedAt}`,
+              at: r.changedAt,
+              data: () => ({ email_address: r.address, person: personToOsdi(urls, person) }),
+            },
+          ];
+        }),
+      );
+      if (rows.length < PAGE) return;
     }
-  }
+  };
 
-  async function signatureEvents(since: string, until: string): Promise<FoundEvent[]> {
-    const found: FoundEvent[] = [];
+  const signatureEvents: SourceReader = async (since, until, onPage) => {
     const inWindow = (at: string | null): at is string => at !== null && at >= since && at < until;
     for (let offset = 0; ; offset += PAGE) {
       const { signatures } = await deps.petitions.listSignaturesChanged(null, { since, until }, PAGE, offset);
+      const found: FoundEvent[] = [];
       for (const s of signatures as SignatureRow[]) {
-        const data = signatureToOsdi(urls, s);
+        const data = () => signatureToOsdi(urls, s);
         if (inWindow(s.created_at)) {
           found.push({
             event: 'signature.created',
@@ -280,30 +292,27 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
           });
         }
       }
-      if (signatures.length < PAGE) return found;
+      await onPage(found);
+      if (signatures.length < PAGE) return;
     }
-  }
+  };
 
-  async function mailingEvents(since: string, until: string): Promise<FoundEvent[]> {
-    const found: FoundEvent[] = [];
+  const mailingEvents: SourceReader = async (since, until, onPage) => {
     for (let offset = 0; ; offset += PAGE) {
       const mailings = await deps.mailings.listMailingsSentBetween({ since, until }, PAGE, offset);
-      for (const m of mailings) {
-        found.push({
-          event: 'mailing.sent',
+      await onPage(
+        mailings.map((m) => ({
+          event: 'mailing.sent' as const,
           key: `mailing.sent:${m.id}`,
           at: m.finished_at!,
-          data: messageToOsdi(urls, m),
-        });
-      }
-      if (mailings.length < PAGE) return found;
+          data: () => messageToOsdi(urls, m),
+        })),
+      );
+      if (mailings.length < PAGE) return;
     }
-  }
+  };
 
-  const sources: Record<
-    (typeof sourceNames)[number],
-    (since: string, until: string) => Promise<FoundEvent[]>
-  > = {
+  const sources: Record<(typeof sourceNames)[number], SourceReader> = {
     people: peopleEvents,
     unsubscribes: unsubscribeEvents,
     signatures: signatureEvents,
@@ -313,16 +322,12 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
   type ActiveHook = WebhookRow & { eventList: WebhookEvent[] };
 
   /**
-   * Logs one delivery per (event, subscribed webhook) not logged before, enqueues their send jobs
-   * and moves the cursor, in one transaction. Returns how many deliveries were made.
+   * Logs one delivery per (event, subscribed webhook) not logged before and enqueues their send
+   * jobs, in one transaction per page of events. Returns how many deliveries were made.
    */
-  async function logDeliveries(
-    cursorName: string,
-    until: string,
-    events: readonly FoundEvent[],
-    hooks: readonly ActiveHook[],
-  ): Promise<number> {
+  async function logDeliveries(events: readonly FoundEvent[], hooks: readonly ActiveHook[]): Promise<number> {
     let made = 0;
+    if (events.length === 0) return made;
     await db.transaction().execute(async (trx) => {
       const at = nowIso();
       for (let i = 0; i < events.length; i += KEY_BATCH) {
@@ -345,7 +350,7 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
               webhook_id: hook.id,
               event: found.event,
               event_key: found.key,
-              payload: JSON.stringify({ id, event: found.event, occurred_at: found.at, data: found.data }),
+              payload: JSON.stringify({ id, event: found.event, occurred_at: found.at, data: found.data() }),
               status: 'pending',
               attempts: 0,
               response_status: null,
@@ -364,7 +369,6 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
           made += written.length;
         }
       }
-      await store.saveCursor(trx, cursorName, until, at);
     });
     return made;
   }
@@ -398,7 +402,12 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
               await store.saveCursor(db, cursorName, until, nowIso());
             continue;
           }
-          made += await logDeliveries(cursorName, until, await read(cursor, until), hooks);
+          // Each page is logged as it is read (a big import is not held in memory); the cursor moves
+          // once all are. Stopped half way, the window is read again and logged events are skipped.
+          await read(cursor, until, async (events) => {
+            made += await logDeliveries(events, hooks);
+          });
+          await store.saveCursor(db, cursorName, until, nowIso());
         }
       }
       return made;
