@@ -87,6 +87,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.pgPoolSize ?? 10,
+      // A database that stopped answering (no refusal, no reset) fails a request with 503 after
+      // this long instead of holding it until the network returns: new connections and waits for
+      // a free one are bounded; a query already sent on an open connection still waits.
+      connectionTimeoutMillis: 5_000,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
