@@ -8,6 +8,7 @@
  *   npm run bench:send                       # 100,000 recipients, SQLite
  *   npm run bench:send -- --recipients 20000
  *   DATABASE_URL=postgres://… npm run bench:send
+ *   npm run bench:send -- --db postgres --workers 2   # 1 vs 2 `undersign worker` processes (send-scale.ts)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,9 +23,12 @@ import type { PersonInput } from '../src/people/index.ts';
 
 const { values } = parseArgs({
   options: {
-    recipients: { type: 'string', default: '100000' },
+    recipients: { type: 'string' },
     connections: { type: 'string', default: '5' },
     sink: { type: 'boolean', default: false },
+    db: { type: 'string' },
+    workers: { type: 'string' },
+    mailings: { type: 'string', default: '1' },
   },
 });
 
@@ -63,7 +67,7 @@ function mb(bytes: number): string {
 }
 
 async function main(): Promise<void> {
-  const recipients = Number(values.recipients);
+  const recipients = Number(values.recipients ?? 100_000);
   const connections = Number(values.connections);
   if (!Number.isInteger(recipients) || recipients < 1)
     throw new Error('--recipients must be a positive whole number');
@@ -73,6 +77,27 @@ async function main(): Promise<void> {
   });
   const [{ port }] = (await once(sink, 'message')) as [{ port: number }];
   const smtpUrl = `smtp://127.0.0.1:${port}`;
+
+  if (values.workers) {
+    if (values.db !== 'postgres')
+      throw new Error('--workers N runs worker processes on PostgreSQL: add --db postgres');
+    const { runSendScaleOut } = await import('./send-scale.ts');
+    try {
+      const ok = await runSendScaleOut({
+        workers: Number(values.workers),
+        recipients: Number(values.recipients ?? 20_000),
+        mailings: Math.max(1, Number(values.mailings)),
+        connections,
+        pgUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+        smtpUrl,
+        sinkCount: () => sinkCount(sink),
+      });
+      if (!ok) process.exitCode = 1;
+    } finally {
+      sink.kill();
+    }
+    return;
+  }
 
   const { loadConfig } = await import('../src/config.ts');
   const { openRuntime } = await import('../src/bootstrap.ts');

@@ -28,6 +28,9 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '100' },
     engine: { type: 'string', default: 'both' },
+    // Scale-out of the web tier: `--db postgres --web N` (see sign-scale.ts).
+    db: { type: 'string' },
+    web: { type: 'string' },
   },
 });
 const duration = Number(values.duration);
@@ -171,6 +174,14 @@ function report(name: string, signing: Measured & { committed: number }, baselin
 function committedOk(signing: Measured & { committed: number }): boolean {
   const created = signing.byStatus['201'] ?? 0;
   return signing.committed >= created && signing.committed <= created + connections;
+}
+
+if (values.web) {
+  if (values.db !== 'postgres')
+    throw new Error('--web N runs separate serve processes on PostgreSQL: add --db postgres');
+  const { runWebScaleOut } = await import('./sign-scale.ts');
+  const ok = await runWebScaleOut({ web: Number(values.web), duration, connections, pgUrl });
+  process.exit(ok ? 0 : 1);
 }
 
 console.log(`autocannon: ${connections} connections, ${duration} s per endpoint, loopback, in-process`);

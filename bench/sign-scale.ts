@@ -1,0 +1,208 @@
+/**
+ * Scale-out of the web tier: the same signing load against 1 `undersign serve` process, then
+ * against N of them (separate processes, EMBEDDED_WORKER=false, one SECRET_KEY, one PostgreSQL
+ * database), printed as a throughput ratio. Each process gets its share of the connections from
+ * its own autocannon (a tiny client-side round-robin). Runs in a database of its own, dropped after.
+ *
+ *   npm run bench:sign -- --db postgres --web 2
+ *   npm run bench:sign -- --db postgres --web 4 --duration 20 --connections 100
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
+
+export interface WebScaleOptions {
+  web: number;
+  duration: number;
+  connections: number;
+  pgUrl: string;
+}
+
+interface Round {
+  processes: number;
+  requestsPerSecond: number;
+  created: number;
+  non2xx: number;
+  errors: number;
+  committed: number;
+}
+
+function databaseUrl(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function waitForAnswer(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
+    try {
+      const response = await fetch(url);
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not answer within 60 s`);
+}
+
+async function stop(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+async function round(
+  options: WebScaleOptions,
+  url: string,
+  processes: number,
+  slug: string,
+  basePort: number,
+): Promise<Round> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-web-'));
+  const children: ChildProcess[] = [];
+  try {
+    for (let i = 0; i < processes; i++) {
+      const child = spawn(process.execPath, [cli, 'serve'], {
+        env: {
+          ...process.env,
+          DATABASE_URL: url,
+          PORT: String(basePort + i),
+          HOST: '127.0.0.1',
+          DATA_DIR: join(dataDir, String(i)),
+          SECRET_KEY: 'bench-shared-secret-key',
+          EMBEDDED_WORKER: 'false',
+          LOG_LEVEL: 'warn',
+          SIGN_ALTCHA: 'false',
+          SIGN_RATE_IP: '0',
+          SIGN_RATE_EMAIL: '0',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+    }
+    for (let i = 0; i < processes; i++) {
+      await waitForAnswer(`http://127.0.0.1:${basePort + i}/petitions/${slug}`, children[i]!);
+    }
+    const perProcess = Math.max(1, Math.floor(options.connections / processes));
+    const results = await Promise.all(
+      children.map((_, i) =>
+        autocannon({
+          url: `http://127.0.0.1:${basePort + i}/petitions/${slug}/sign`,
+          method: 'POST',
+          connections: perProcess,
+          duration: options.duration,
+          workers: 1,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          requests: [
+            {
+              method: 'POST',
+              setupRequest: setupRequest as unknown as autocannon.Request['setupRequest'],
+            },
+          ],
+        }),
+      ),
+    );
+    // SIGTERM: each process finishes its requests and writes pending counters before exiting.
+    await stop(children);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query<{ n: string }>(
+      'select count(*) as n from signatures s join petitions p on p.id = s.petition_id where p.slug = $1',
+      [slug],
+    );
+    await client.end();
+    let created = 0;
+    for (const result of results) {
+      const stats = (result.statusCodeStats ?? {}) as Record<string, { count: number }>;
+      created += stats['201']?.count ?? 0;
+    }
+    return {
+      processes,
+      requestsPerSecond: results.reduce((sum, r) => sum + r.requests.average, 0),
+      created,
+      non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+      errors: results.reduce((sum, r) => sum + r.errors, 0),
+      committed: Number(rows[0]!.n),
+    };
+  } finally {
+    await stop(children);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean> {
+  const database = `undersign_bench_web_${process.pid}`;
+  const admin = new pg.Client({ connectionString: options.pgUrl });
+  await admin.connect();
+  await admin.query(`create database ${database}`);
+  await admin.end();
+  const url = databaseUrl(options.pgUrl, database);
+  let ok = true;
+  try {
+    // Schema, pg-boss and two open petitions, made once by this process.
+    const { openRuntime } = await import('../src/bootstrap.ts');
+    const { loadConfig } = await import('../src/config.ts');
+    const { createServices } = await import('../src/services.ts');
+    const { createLogger } = await import('../src/log.ts');
+    const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-web-'));
+    const runtime = await openRuntime(
+      loadConfig({ DATABASE_URL: url, DATA_DIR: dataDir, SECRET_KEY: 'bench-shared-secret-key' }),
+      { log: createLogger('warn') },
+    );
+    const services = createServices(runtime.ctx);
+    for (const slug of ['bench-one', 'bench-many']) {
+      const created = await services.petitions.createPetition({
+        slug,
+        title: 'Benchmark petition',
+        goal: 1000,
+        altchaEnabled: false,
+        requiresConfirmation: true,
+      });
+      await services.petitions.publishPetition(created.row.id);
+    }
+    await services.petitions.close();
+    services.mailings.close();
+    services.mail.close();
+    await runtime.close();
+    rmSync(dataDir, { recursive: true, force: true });
+
+    console.log(
+      `web scale-out on PostgreSQL: ${options.connections} connections in all, ${options.duration} s per round, ${cpus().length} CPU cores on this machine (load generator, web processes and PostgreSQL share them)`,
+    );
+    const one = await round(options, url, 1, 'bench-one', 3400);
+    const many = await round(options, url, options.web, 'bench-many', 3410);
+    for (const r of [one, many]) {
+      const committedOk = r.committed >= r.created && r.committed <= r.created + options.connections;
+      if (!committedOk) ok = false;
+      console.log(
+        `  ${r.processes} serve process${r.processes === 1 ? ' ' : 'es'}: ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  (${r.created} new signatures answered 201, ${r.non2xx} non-2xx, ${r.errors} errors; ${r.committed} in the database${committedOk ? ' ✓' : ' ✗ MISMATCH'})`,
+      );
+    }
+    console.log(
+      `  ratio ${options.web} vs 1: ${(many.requestsPerSecond / one.requestsPerSecond).toFixed(2)}  (bounded by the cores: ${cpus().length})`,
+    );
+  } finally {
+    const cleanup = new pg.Client({ connectionString: options.pgUrl });
+    await cleanup.connect();
+    await cleanup.query(`drop database if exists ${database} with (force)`);
+    await cleanup.end();
+  }
+  return ok;
+}
