@@ -354,7 +354,7 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
   async function processRequest(requestId: string, attempt = 1): Promise<void> {
     const row = await store.findApiRequest(db, requestId);
     if (!row || row.status !== 'pending' || row.body === null) return;
-    const body: unknown = JSON.parse(row.body);
+    const text = row.body;
     const finish = (executor: Executor, resultId: string | null, error: string | null) =>
       store.finishApiRequest(executor, row.id, {
         status: error === null ? 'done' : 'rejected',
@@ -363,6 +363,7 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
         at: nowIso(),
       });
     try {
+      const body: unknown = JSON.parse(text);
       if (row.kind === 'person_signup') {
         const signup = body as SignupHelperBody;
         const email = await resolveEmail(signup.person);

@@ -145,6 +145,30 @@ describe('API background requests', () => {
     ]);
   });
 
+  it('a request that keeps failing is retried, then marked rejected when its job gives up', async () => {
+    const requestId = await t.services.api.queueSignup({
+      person: { email_addresses: [{ address: 'broken@example.org' }] },
+    });
+    await t.ctx.db
+      .updateTable('api_requests')
+      .set({ body: '{"person":' })
+      .where('id', '=', requestId)
+      .execute();
+    const row = () =>
+      t.ctx.db.selectFrom('api_requests').selectAll().where('id', '=', requestId).executeTakeFirstOrThrow();
+    await expect(t.services.api.processRequest(requestId, 1)).rejects.toThrow();
+    expect((await row()).status).toBe('pending');
+    await expect(t.services.api.processRequest(requestId, 5)).rejects.toThrow();
+    expect(await row()).toMatchObject({
+      status: 'rejected',
+      body: null,
+      error: expect.stringMatching(/^gave up/),
+    });
+    // Its queued job finds nothing left to do.
+    await t.ctx.jobs.drain();
+    expect(runs.filter((r) => r.payload.requestId === requestId).map((r) => r.ok)).toEqual([true]);
+  });
+
   it('housekeeping deletes processed requests after a week and keeps pending ones', async () => {
     const pendingId = await t.services.api.queueSignup({
       person: { email_addresses: [{ address: 'still-pending@example.org' }] },
