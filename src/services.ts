@@ -133,13 +133,15 @@ export function createServices(ctx: AppContext): Services {
 }
 
 /**
- * Deletes what nobody needs any more: finished jobs older than a week, expired sessions, processed
- * background API requests and old webhook delivery logs.
+ * Deletes what nobody needs any more (finished jobs older than a week, expired sessions, processed
+ * background API requests, old webhook delivery logs) and hands signatures whose processing job
+ * gave up to a new job.
  */
 export async function runHousekeeping(services: Services): Promise<void> {
   await services.ctx.jobs.purgeFinished();
   await services.auth.purgeExpiredSessions();
   await services.api.purgeProcessed();
+  await services.petitions.requeueStalledIntake();
 }
 
 /** Runs housekeeping now and every hour in a job-running process (serve with its worker, or worker). */

@@ -135,6 +135,8 @@ export async function runDemo(services: Services, options: DemoOptions): Promise
       if (result.referralCode) referralCodes.push(result.referralCode);
       if (result.status === 'signed') signatures++;
     }
+    // Signatures are taken in first; the job that makes people and signatures runs here at once.
+    await services.petitions.processPendingIntake();
     print(`  petition ${spec.slug}: ${referralCodes.length} signatures`);
   }
   const local = await demoGroupsAndEvents(

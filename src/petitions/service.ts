@@ -3,6 +3,8 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
 import { isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
 import { AppError } from '../errors.ts';
+import { enqueueJob } from '../jobs/index.ts';
+import { tryNormaliseEmail } from '../people/index.ts';
 import { newId, nowIso } from '../ids.ts';
 import { AltchaGuard } from './altcha.ts';
 import { CounterBatcher } from './counters.ts';
@@ -12,7 +14,14 @@ import { messages, pickLanguage, type Language } from './i18n.ts';
 import { renderMarkdown } from './markdown.ts';
 import { RateLimiter } from './rate-limit.ts';
 import * as store from './store.ts';
-import type { NewSignatureRow, PetitionRow, PetitionTranslationRow, SignatureRow } from './tables.ts';
+import type {
+  IntakeRow,
+  NewIntakeRow,
+  NewSignatureRow,
+  PetitionRow,
+  PetitionTranslationRow,
+  SignatureRow,
+} from './tables.ts';
 import {
   deriveKey,
   makeSignedToken,
@@ -71,6 +80,15 @@ type SignOutcome =
   | { inserted: true; signatureId: string; referralCode: string }
   | { inserted: false; signature: SignatureRow };
 
+type IntakeOutcome = { inserted: true } | { inserted: false; intake: IntakeRow };
+
+/** What an intake row keeps of a signing until it is processed (the petition is referenced by id). */
+type IntakePayload = Omit<SignItem, 'petition' | 'signatureId'>;
+
+const INTAKE_QUEUE = 'petitions.intake';
+/** Pending intake older than this is handed to a new job by housekeeping (its job gave up). */
+const INTAKE_STALLED_MS = 10 * 60_000;
+
 export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const { db, config, log } = ctx;
   const confirmKey = deriveKey(config.secretKey, CONFIRM_PURPOSE);
@@ -85,15 +103,20 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
   const countCache = new Map<string, { at: number; count: Promise<PublicCount> }>();
   const markdownCache = new Map<string, { key: string; html: string }>();
-  // Signatures arriving together commit together (one SQLite writer; a few parallel batches on PostgreSQL).
-  const signCommitter = new GroupCommitter<SignItem, SignOutcome>(
+  // Signatures arriving together are taken in together: one transaction and one insert per batch
+  // (one SQLite writer; a few parallel batches on PostgreSQL).
+  const intakeCommitter = new GroupCommitter<SignItem, IntakeOutcome>(
     db,
-    (trx, items) => writeSignatures(trx, items),
+    (trx, items) => writeIntake(trx, items),
     {
-      maxBatch: 200,
+      maxBatch: 500,
       maxConcurrent: ctx.dialect === 'sqlite' ? 1 : 4,
     },
   );
+  ctx.jobs.register(INTAKE_QUEUE, async (payload) => {
+    const ids = Array.isArray(payload.ids) ? payload.ids.map(String) : [];
+    await processIntake(ids);
+  });
 
   /* ---------- organiser side ---------- */
 
@@ -393,7 +416,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       }
     }
     const district = await lookupDistrict(row.id, fields.postalCode);
-    const outcome = await signCommitter.submit({
+    const item: SignItem = {
       petition,
       fields,
       language,
@@ -404,24 +427,243 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       meta,
       signatureId: newId(),
       referralCode: newReferralCode(),
-    });
-    if (!outcome.inserted) {
+    };
+    if (trusted) return signNow(item);
+    const outcome = await intakeCommitter.submit(item);
+    if (outcome.inserted) {
       return {
-        status: 'already_signed',
-        confirmationRequired: !outcome.signature.confirmed_at,
-        referralCode: null,
-        signatureId: outcome.signature.id,
+        status: 'signed',
+        confirmationRequired: requiresConfirmation,
+        referralCode: item.referralCode,
+        signatureId: item.signatureId,
         slug: row.slug,
       };
     }
-    counters.add(row.id, district?.id ?? null, 1, requiresConfirmation ? 0 : 1);
+    return alreadySigned(petition, outcome.intake, item);
+  }
+
+  /**
+   * A signing whose (petition, email) was taken in before. Once processed, an unconfirmed signer
+   * gets the link again (at most every RESEND_AFTER_MS); while pending, its email is on its way.
+   */
+  async function alreadySigned(
+    petition: Petition,
+    intake: Pick<IntakeRow, 'id' | 'signature_id' | 'payload'>,
+    item: SignItem,
+  ): Promise<SignResult> {
+    const answer = (confirmationRequired: boolean, signatureId: string): SignResult => ({
+      status: 'already_signed',
+      confirmationRequired,
+      referralCode: null,
+      signatureId,
+      slug: petition.row.slug,
+    });
+    const signature = intake.signature_id
+      ? await store.findSignatureById(db, intake.signature_id)
+      : undefined;
+    if (!signature) {
+      const pending = intake.payload ? (JSON.parse(intake.payload) as IntakePayload) : null;
+      return answer(pending?.requiresConfirmation ?? false, intake.id);
+    }
+    if (
+      !signature.confirmed_at &&
+      (!signature.confirmation_sent_at ||
+        Date.parse(signature.confirmation_sent_at) < Date.now() - RESEND_AFTER_MS)
+    ) {
+      const now = nowIso();
+      await db.transaction().execute(async (trx) => {
+        await queueConfirmation(trx, petition, signature, item.fields.email, item.language);
+        await store.markConfirmationSent(trx, signature.id, now);
+      });
+    }
+    return answer(!signature.confirmed_at, signature.id);
+  }
+
+  /**
+   * Signing that answers with the signature itself (API, sample data): the intake row is written
+   * and processed in one transaction, together with a pending intake of the same email if any.
+   */
+  async function signNow(item: SignItem): Promise<SignResult> {
+    const { row } = item.petition;
+    const result = await db.transaction().execute(async (trx) => {
+      const [outcome] = await writeIntake(trx, [item], { enqueue: false });
+      const intakeId = outcome!.inserted ? item.signatureId : outcome!.intake.id;
+      const processed = await processIntakeIn(trx, [intakeId], new Map([[row.id, item.petition]]));
+      const mine = processed.find((p) => p.id === intakeId);
+      if (mine) return { processed, inserted: mine.status === 'signed', signatureId: mine.signatureId };
+      // Processed earlier (or just now by another process): the row says which signature it is.
+      const [intake] = await store.findIntakeByKeys(trx, row.id, [emailKey(item.fields.email)]);
+      return { processed, inserted: false, signatureId: intake?.signature_id ?? intakeId };
+    });
+    countProcessed(result.processed);
+    const signature = await store.findSignatureById(db, result.signatureId);
+    if (!result.inserted && signature) {
+      return alreadySigned(
+        item.petition,
+        { id: signature.id, signature_id: signature.id, payload: null },
+        item,
+      );
+    }
     return {
-      status: 'signed',
-      confirmationRequired: requiresConfirmation,
-      referralCode: outcome.referralCode,
-      signatureId: outcome.signatureId,
+      status: result.inserted ? 'signed' : 'already_signed',
+      confirmationRequired: signature ? !signature.confirmed_at : item.requiresConfirmation,
+      referralCode: result.inserted ? (signature?.referral_code ?? item.referralCode) : null,
+      signatureId: result.signatureId,
       slug: row.slug,
     };
+  }
+
+  /**
+   * Takes in a batch of signings in one transaction: one insert (a repeat of (petition, email) is
+   * left alone) and one job that will process the new rows. Nothing else is written per signature.
+   */
+  async function writeIntake(
+    trx: Trx,
+    items: readonly SignItem[],
+    options: { enqueue?: boolean } = {},
+  ): Promise<IntakeOutcome[]> {
+    const now = nowIso();
+    const rows: NewIntakeRow[] = items.map((item) => {
+      const { petition, signatureId, ...kept } = item;
+      const payload: IntakePayload = kept;
+      return {
+        id: signatureId,
+        petition_id: petition.row.id,
+        email_key: emailKey(item.fields.email),
+        status: 'pending',
+        payload: JSON.stringify(payload),
+        created_at: now,
+      };
+    });
+    const inserted = new Set(await store.insertIntakeIfNew(trx, ctx.dialect, rows));
+    if (inserted.size > 0 && options.enqueue !== false) {
+      await enqueueJob(trx, { queue: INTAKE_QUEUE, payload: { ids: [...inserted] } });
+    }
+    const earlier = new Map<string, IntakeRow>();
+    const repeats = rows.filter((r) => !inserted.has(r.id));
+    for (const petitionId of new Set(repeats.map((r) => r.petition_id))) {
+      const keys = repeats.filter((r) => r.petition_id === petitionId).map((r) => r.email_key);
+      for (const found of await store.findIntakeByKeys(trx, petitionId, keys)) {
+        earlier.set(`${petitionId}\n${found.email_key}`, found);
+      }
+    }
+    return rows.map((r) => {
+      if (inserted.has(r.id)) return { inserted: true };
+      const intake = earlier.get(`${r.petition_id}\n${r.email_key}`);
+      if (!intake) throw new Error('signature intake vanished during signing');
+      return { inserted: false, intake };
+    });
+  }
+
+  /**
+   * Turns pending intake rows into people and signatures (the job's work). A batch that fails is
+   * retried row by row, so one bad row never holds back the others; a row that fails alone keeps
+   * its error and is tried again later (housekeeping). Idempotent: processed rows are skipped.
+   */
+  async function processIntake(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    // Petitions are read before the transaction: SQLite has one connection, held by the transaction.
+    const petitions = new Map<string, Petition>();
+    for (const petitionId of await store.listIntakePetitionIds(db, ids)) {
+      petitions.set(petitionId, await getPetition(petitionId));
+    }
+    try {
+      countProcessed(await db.transaction().execute((trx) => processIntakeIn(trx, ids, petitions)));
+      return;
+    } catch (error) {
+      if (ids.length === 1) {
+        await store.recordIntakeFailure(db, ids[0]!, error instanceof Error ? error.message : String(error));
+        throw error;
+      }
+    }
+    let failures = 0;
+    let lastError: unknown;
+    for (const id of ids) {
+      try {
+        await processIntake([id]);
+      } catch (error) {
+        failures++;
+        lastError = error;
+        log.error({ err: error, intakeId: id }, 'a signature could not be processed; it stays pending');
+      }
+    }
+    // Every row failing alone is no bad row but a failing database: let the job retry later.
+    if (failures === ids.length) throw lastError;
+  }
+
+  interface Processed {
+    id: string;
+    status: 'signed' | 'repeat';
+    signatureId: string;
+    petitionId: string;
+    districtId: string | null;
+    confirmed: boolean;
+  }
+
+  async function processIntakeIn(
+    trx: Trx,
+    ids: readonly string[],
+    petitions: ReadonlyMap<string, Petition>,
+  ): Promise<Processed[]> {
+    const claimed = await store.claimPendingIntake(trx, ctx.dialect, ids);
+    if (claimed.length === 0) return [];
+    const items: SignItem[] = claimed.map((r) => ({
+      ...(JSON.parse(r.payload ?? '{}') as IntakePayload),
+      petition: petitions.get(r.petition_id)!,
+      signatureId: r.id,
+    }));
+    const outcomes = await writeSignatures(trx, items);
+    const processed: Processed[] = outcomes.map((outcome, i) => {
+      const item = items[i]!;
+      return outcome.inserted
+        ? {
+            id: item.signatureId,
+            status: 'signed',
+            signatureId: outcome.signatureId,
+            petitionId: item.petition.row.id,
+            districtId: item.districtId,
+            confirmed: !item.requiresConfirmation,
+          }
+        : {
+            id: item.signatureId,
+            status: 'repeat',
+            signatureId: outcome.signature.id,
+            petitionId: item.petition.row.id,
+            districtId: item.districtId,
+            confirmed: false,
+          };
+    });
+    await store.markIntakeProcessed(trx, processed, nowIso());
+    return processed;
+  }
+
+  /** Counters move once the signatures are committed (in whichever process processed them). */
+  function countProcessed(processed: readonly Processed[]): void {
+    for (const p of processed) {
+      if (p.status === 'signed') counters.add(p.petitionId, p.districtId, 1, p.confirmed ? 1 : 0);
+    }
+  }
+
+  /** Processes every pending intake row now, in batches (tests, the CLI, benchmarks). */
+  async function processPendingIntake(batch = 500): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const ids = await store.listPendingIntake(db, batch);
+      if (ids.length === 0) return done;
+      await processIntake(ids);
+      done += ids.length;
+      if (ids.length < batch) return done;
+    }
+  }
+
+  /** Housekeeping: pending rows whose job gave up (or was lost) get a new job. */
+  async function requeueStalledIntake(): Promise<number> {
+    const before = new Date(Date.now() - INTAKE_STALLED_MS).toISOString();
+    const ids = await store.listPendingIntake(db, 10_000, before);
+    for (let i = 0; i < ids.length; i += 500) {
+      await enqueueJob(db, { queue: INTAKE_QUEUE, payload: { ids: ids.slice(i, i + 500) } });
+    }
+    return ids.length;
   }
 
   /**
@@ -792,15 +1034,16 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     /** A person's signatures (their data export). */
     signaturesOfPerson: (personId: string) => store.listSignaturesOfPerson(db, personId),
     /** Erasure: the signatures stay counted, without the signer's name, place, comment or IP. */
-    anonymiseSignaturesOfPerson: (executor: Executor, personId: string) =>
-      store.anonymiseSignaturesOfPerson(executor, personId),
+    anonymiseSignaturesOfPerson: async (executor: Executor, personId: string) => {
+      await store.deleteIntakeOfPerson(executor, personId);
+      await store.anonymiseSignaturesOfPerson(executor, personId);
+    },
     findSignatureByReferralCode: (code: string) =>
       referralCodePattern.test(code)
         ? store.findSignatureByReferralCode(db, code)
         : Promise.resolve(undefined),
     countReferrals: (petitionId: string, code: string) =>
       store.countSignaturesByReferralCode(db, petitionId, code),
-    /** Writes pending counter deltas and rejection logs now (tests, shutdown). */
     /** Signatures (all petitions or one) whose last change is in `range`, in id order (the API). */
     async listSignaturesChanged(
       petitionId: string | null,
@@ -819,7 +1062,14 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       if (!signature) throw new AppError('not_found', 'There is no such signature.');
       return signature;
     },
-    flushPending: () => counters.flush(),
+    processPendingIntake,
+    requeueStalledIntake,
+    countIntake: () => store.countIntake(db),
+    /** Processes pending signatures, then writes counter deltas and rejection logs (tests, shutdown). */
+    flushPending: async () => {
+      await processPendingIntake();
+      await counters.flush();
+    },
     close: () => counters.close(),
   };
 }
@@ -833,6 +1083,11 @@ function minutes(seconds: number, language: Language): string {
 function normalisePostal(value: string | null | undefined): string | null {
   const text = (value ?? '').trim().toUpperCase().replace(/\s+/g, ' ');
   return text ? text.slice(0, 20) : null;
+}
+
+/** The intake's uniqueness key: derived from the address, so processed rows keep no email. */
+function emailKey(email: string): string {
+  return createHash('sha256').update(email).digest('base64url').slice(0, 32);
 }
 
 function cleanCode(value: string | undefined): string | null {
@@ -860,10 +1115,9 @@ function validateSignInput(
   nameOptional = false,
 ) {
   const m = messages(language);
-  const email = (input.email ?? '').trim().toLowerCase();
-  if (!email || email.length > 254 || !emailPattern.test(email)) {
-    throw new AppError('invalid', m.errors.email);
-  }
+  // The people capability's own rule: an address accepted here is one the job can merge.
+  const email = tryNormaliseEmail(input.email);
+  if (!email) throw new AppError('invalid', m.errors.email);
   const givenName = text(input.givenName, 100);
   if (!givenName && !nameOptional) throw new AppError('invalid', m.errors.givenName);
   const familyName = text(input.familyName, 100);

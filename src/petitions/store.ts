@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
-import type { Executor } from '../db/index.ts';
+import type { DialectName, Executor } from '../db/index.ts';
 import { likeEscape } from '../db/index.ts';
 import { newId, nowIso } from '../ids.ts';
 import type {
+  IntakeRow,
+  NewIntakeRow,
   NewPetitionRow,
   NewSignatureRow,
   PetitionRow,
@@ -721,5 +723,148 @@ export async function anonymiseSignaturesOfPerson(db: Executor, personId: string
       user_agent: null,
     })
     .where('person_id', '=', personId)
+    .execute();
+}
+
+/* Signature intake */
+
+/**
+ * Inserts the rows whose (petition, email) was not taken in yet; returns the ids written. The rows
+ * travel as one JSON parameter, so the statement text is the same for every batch (prepared once)
+ * and no per-row SQL is built: this insert is all a signing answer waits for.
+ */
+export async function insertIntakeIfNew(
+  db: Executor,
+  dialect: DialectName,
+  rows: readonly NewIntakeRow[],
+): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const json = JSON.stringify(
+    rows.map((r) => ({ i: r.id, p: r.petition_id, k: r.email_key, d: r.payload, t: r.created_at })),
+  );
+  const written =
+    dialect === 'sqlite'
+      ? await sql<{ id: string }>`
+          insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
+          select value ->> 'i', value ->> 'p', value ->> 'k', 'pending', value ->> 'd', value ->> 't'
+          from json_each(${json}) where true
+          on conflict (petition_id, email_key) do nothing
+          returning id`.execute(db)
+      : await sql<{ id: string }>`
+          insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
+          select r.i, r.p, r.k, 'pending', r.d, r.t
+          from json_to_recordset(${json}::json) as r(i text, p text, k text, d text, t text)
+          on conflict (petition_id, email_key) do nothing
+          returning id`.execute(db);
+  return written.rows.map((row) => row.id);
+}
+
+export async function findIntakeByKeys(
+  db: Executor,
+  petitionId: string,
+  emailKeys: readonly string[],
+): Promise<IntakeRow[]> {
+  if (emailKeys.length === 0) return [];
+  return db
+    .selectFrom('signature_intake')
+    .selectAll()
+    .where('petition_id', '=', petitionId)
+    .where('email_key', 'in', [...emailKeys])
+    .execute();
+}
+
+/**
+ * The pending rows among `ids`, locked on PostgreSQL so that two processors never take the same
+ * row (the second waits, then sees it processed). SQLite has one writer at a time anyway.
+ */
+export async function claimPendingIntake(
+  db: Executor,
+  dialect: DialectName,
+  ids: readonly string[],
+): Promise<IntakeRow[]> {
+  if (ids.length === 0) return [];
+  let select = db
+    .selectFrom('signature_intake')
+    .selectAll()
+    .where('id', 'in', [...ids])
+    .where('status', '=', 'pending')
+    .orderBy('id');
+  if (dialect === 'postgres') select = select.forUpdate();
+  return select.execute();
+}
+
+export async function listIntakePetitionIds(db: Executor, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('signature_intake')
+    .select('petition_id')
+    .distinct()
+    .where('id', 'in', [...ids])
+    .execute();
+  return rows.map((row) => row.petition_id);
+}
+
+/** Marks processed rows: each becomes (or matched) a signature; what was typed is dropped. */
+export async function markIntakeProcessed(
+  db: Executor,
+  results: ReadonlyArray<{ id: string; status: 'signed' | 'repeat'; signatureId: string }>,
+  at: string,
+): Promise<void> {
+  const signed = results.filter((r) => r.status === 'signed' && r.signatureId === r.id).map((r) => r.id);
+  if (signed.length > 0) {
+    await db
+      .updateTable('signature_intake')
+      .set((eb) => ({ status: 'signed', signature_id: eb.ref('id'), payload: null, processed_at: at }))
+      .where('id', 'in', signed)
+      .execute();
+  }
+  for (const r of results) {
+    if (r.status === 'signed' && r.signatureId === r.id) continue;
+    await db
+      .updateTable('signature_intake')
+      .set({ status: r.status, signature_id: r.signatureId, payload: null, processed_at: at })
+      .where('id', '=', r.id)
+      .execute();
+  }
+}
+
+export async function recordIntakeFailure(db: Executor, id: string, error: string): Promise<void> {
+  await db
+    .updateTable('signature_intake')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error.slice(0, 500) }))
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Ids of rows still pending, oldest first (created before `before` when given). */
+export async function listPendingIntake(db: Executor, limit: number, before?: string): Promise<string[]> {
+  let select = db
+    .selectFrom('signature_intake')
+    .select('id')
+    .where('status', '=', 'pending')
+    .orderBy('created_at')
+    .limit(limit);
+  if (before) select = select.where('created_at', '<', before);
+  return (await select.execute()).map((row) => row.id);
+}
+
+export async function countIntake(db: Executor): Promise<{ total: number; pending: number }> {
+  const row = await db
+    .selectFrom('signature_intake')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('total'),
+      eb.fn.sum<number>(eb.case().when('status', '=', 'pending').then(1).else(0).end()).as('pending'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { total: Number(row.total), pending: Number(row.pending ?? 0) };
+}
+
+/** Forgets which emails signed (the key is derived from the address) once the person is erased. */
+export async function deleteIntakeOfPerson(db: Executor, personId: string): Promise<void> {
+  await db
+    .deleteFrom('signature_intake')
+    .where('signature_id', 'in', (eb) =>
+      eb.selectFrom('signatures').select('id').where('person_id', '=', personId),
+    )
     .execute();
 }

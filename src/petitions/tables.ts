@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Generated, Insertable, Selectable } from 'kysely';
 
 /** Petition tables (migration 0004-petitions), merged into the app's Database type. */
 export interface PetitionsTable {
@@ -95,6 +95,25 @@ export interface SigningRejectionsTable {
   created_at: string;
 }
 
+/**
+ * A signature as accepted: committed before the signer is answered, turned into the person and the
+ * signature by a job. `status`: pending (not yet processed), signed (became `signature_id`), repeat
+ * (the person had already signed: `signature_id` is that signature). The payload (what was typed)
+ * is cleared once processed.
+ */
+export interface SignatureIntakeTable {
+  id: string;
+  petition_id: string;
+  email_key: string;
+  status: 'pending' | 'signed' | 'repeat';
+  payload: string | null;
+  signature_id: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: string;
+  processed_at: string | null;
+}
+
 declare module '../db/database.ts' {
   interface Database {
     petitions: PetitionsTable;
@@ -104,6 +123,7 @@ declare module '../db/database.ts' {
     district_postcodes: DistrictPostcodesTable;
     petition_counters: PetitionCountersTable;
     signing_rejections: SigningRejectionsTable;
+    signature_intake: SignatureIntakeTable;
   }
 }
 
@@ -113,4 +133,6 @@ export type PetitionTargetRow = Selectable<PetitionTargetsTable>;
 export type PetitionTranslationRow = Selectable<PetitionTranslationsTable>;
 export type SignatureRow = Selectable<SignaturesTable>;
 export type NewSignatureRow = Insertable<SignaturesTable>;
+export type IntakeRow = Selectable<SignatureIntakeTable>;
+export type NewIntakeRow = Insertable<SignatureIntakeTable>;
 export type SigningRejectionRow = Selectable<SigningRejectionsTable>;

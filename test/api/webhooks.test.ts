@@ -137,6 +137,7 @@ describe('webhooks', () => {
       { email: 'signer@example.org', givenName: 'Signer' },
       { ip: '192.0.2.1', userAgent: 'test' },
     );
+    await t.services.petitions.processPendingIntake();
     // The first attempt of the first delivery fails; the retry goes through.
     receiver.answers.push(500);
     const firstScan = await t.services.api.webhooks.scanChanges(justNow());

@@ -178,6 +178,7 @@ describe('petition admin', () => {
       },
       meta(),
     );
+    await t.services.petitions.processPendingIntake();
     const before = await t.app.inject({ method: 'GET', url: `/petitions/${petition.row.slug}` });
     expect(before.body).not.toContain('For my kids');
 
@@ -259,6 +260,7 @@ describe('petition admin', () => {
       { email: uniqueEmail(), givenName: 'Unconfirmed', postalCode: '94110' },
       meta(),
     );
+    await t.services.petitions.processPendingIntake();
     const link = t.services.petitions.confirmationLink(petition.row.slug, a.signatureId, 'en');
     await t.services.petitions.confirmSignature(
       petition.row.slug,

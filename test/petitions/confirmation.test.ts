@@ -39,6 +39,10 @@ describe('email confirmation and public counting', () => {
       meta(),
     );
     expect(result).toMatchObject({ status: 'signed', confirmationRequired: true });
+    // Taken in, not yet processed: not counted and no email until the job has run.
+    expect(await t.services.petitions.publicCountOf(petition)).toMatchObject({ total: 0 });
+    expect(await emailsTo(email)).toHaveLength(0);
+    await t.services.petitions.processPendingIntake();
     expect(await t.services.petitions.publicCountOf(petition)).toMatchObject({
       total: 1,
       confirmed: 0,
@@ -73,6 +77,7 @@ describe('email confirmation and public counting', () => {
       { email, givenName: 'Eve', postalCode: '1' },
       meta(),
     );
+    await t.services.petitions.processPendingIntake();
     const token = tokenFrom((await emailsTo(email))[0]!.text_body);
     const [id, expires, mac] = token.split('.') as [string, string, string];
 
@@ -129,6 +134,7 @@ describe('email confirmation and public counting', () => {
       meta(),
     );
     expect(again).toMatchObject({ status: 'already_signed', confirmationRequired: true });
+    await t.services.petitions.processPendingIntake();
     expect(await emailsTo(email)).toHaveLength(1);
     // Once the window has passed, signing again sends a fresh link.
     await t.ctx.db
@@ -156,6 +162,7 @@ describe('email confirmation and public counting', () => {
       { email, givenName: 'Auto', postalCode: '1' },
       meta(),
     );
+    await t.services.petitions.processPendingIntake();
     const mails = await emailsTo(email);
     expect(mails).toHaveLength(1);
     expect(mails[0]).toMatchObject({ kind: 'petition.autoresponse', subject: 'Thanks for signing' });
@@ -173,6 +180,7 @@ describe('email confirmation and public counting', () => {
         meta(),
       );
     }
+    await t.services.petitions.processPendingIntake();
     // Nothing written per signature yet; the count comes from the pending batch.
     const before = await t.ctx.db
       .selectFrom('petition_counters')

@@ -46,6 +46,7 @@ describe('districts', () => {
         meta(),
       );
     }
+    await t.services.petitions.processPendingIntake();
     const count = await t.services.petitions.publicCountOf(petition);
     expect(count.byDistrict).toEqual([
       { id: 'SD-11', name: 'Senate District 11', count: 2 },

@@ -65,6 +65,7 @@ describe('public petition routes', () => {
       }),
     });
     expect(signed.statusCode).toBe(303);
+    await t.services.petitions.processPendingIntake();
     const page = await t.app.inject({ method: 'GET', url: `/petitions/${petition.row.slug}` });
     expect(page.body).toContain('Because');
     expect(page.body).toContain('Mallory');
@@ -192,6 +193,7 @@ describe('public petition routes', () => {
         payload: { email: uniqueEmail(), given_name: 'C', postal_code: pc },
       });
     }
+    await t.services.petitions.processPendingIntake();
     const response = await t.app.inject({ method: 'GET', url: `/petitions/${petition.row.slug}/count.json` });
     expect(response.statusCode).toBe(200);
     expect(response.headers['cache-control']).toBe('public, max-age=5');
@@ -209,6 +211,7 @@ describe('public petition routes', () => {
       url: `/petitions/${petition.row.slug}/sign`,
       payload: { email: uniqueEmail(), given_name: 'C', postal_code: '1' },
     });
+    await t.services.petitions.processPendingIntake();
     const cached = await t.app.inject({ method: 'GET', url: `/petitions/${petition.row.slug}/count.json` });
     expect(cached.json().count).toBe(2);
   });

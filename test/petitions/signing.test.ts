@@ -36,6 +36,7 @@ describe('signing a petition', () => {
     expect(second.status).toBe('already_signed');
     expect(second.signatureId).toBe(first.signatureId);
 
+    await t.services.petitions.flushPending();
     const rows = await t.ctx.db
       .selectFrom('signatures')
       .selectAll()
@@ -56,6 +57,7 @@ describe('signing a petition', () => {
       { email, givenName: 'Grace', postalCode: '94110', consent: true },
       meta('203.0.113.9'),
     );
+    await t.services.petitions.flushPending();
     const signature = await t.ctx.db
       .selectFrom('signatures')
       .select('person_id')
@@ -120,6 +122,7 @@ describe('signing a petition', () => {
         meta(),
       );
     }
+    await t.services.petitions.flushPending();
     expect(await t.services.petitions.countReferrals(petition.row.id, referrer.referralCode!)).toBe(3);
     const dashboard = await t.services.petitions.getDashboard(petition.row.id);
     expect(dashboard.byReferrer).toEqual([
@@ -135,6 +138,7 @@ describe('signing a petition', () => {
       { email: uniqueEmail(), givenName: 'Aud', postalCode: '1' },
       meta(),
     );
+    await t.services.petitions.flushPending();
     const row = await t.ctx.db
       .selectFrom('signatures')
       .select('person_id')
@@ -170,6 +174,7 @@ describe('signing a petition', () => {
         .map((r) => r.status)
         .sort(),
     ).toEqual(['already_signed', 'already_signed', 'already_signed', 'already_signed', 'signed']);
+    await t.services.petitions.flushPending();
     const rows = await t.ctx.db
       .selectFrom('signatures')
       .select('id')
