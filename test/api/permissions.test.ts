@@ -103,6 +103,7 @@ describe('API key permissions on every operation', () => {
         { ip: '192.0.2.9', userAgent: 'test' },
       )
     ).signatureId;
+    await t.services.petitions.processPendingIntake();
     const event = await t.services.events.createEvent({
       title: 'Chapter meeting',
       startsLocal: local(3, 18),
