@@ -123,8 +123,9 @@ async function round(
     await stop(children);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
+    // A "signed" answer is a committed intake row (workers make the signatures from them later).
     const { rows } = await client.query<{ n: string }>(
-      'select count(*) as n from signatures s join petitions p on p.id = s.petition_id where p.slug = $1',
+      'select count(*) as n from signature_intake i join petitions p on p.id = i.petition_id where p.slug = $1',
       [slug],
     );
     await client.end();
@@ -192,7 +193,7 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
       const committedOk = r.committed >= r.created && r.committed <= r.created + options.connections;
       if (!committedOk) ok = false;
       console.log(
-        `  ${r.processes} serve process${r.processes === 1 ? ' ' : 'es'}: ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  (${r.created} new signatures answered 201, ${r.non2xx} non-2xx, ${r.errors} errors; ${r.committed} in the database${committedOk ? ' ✓' : ' ✗ MISMATCH'})`,
+        `  ${r.processes} serve process${r.processes === 1 ? ' ' : 'es'}: ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  (${r.created} new signatures answered 201, ${r.non2xx} non-2xx, ${r.errors} errors; ${r.committed} taken in${committedOk ? ' ✓' : ' ✗ MISMATCH'})`,
       );
     }
     console.log(
