@@ -1,5 +1,11 @@
 import { createHmac } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getCACertificates, setDefaultCACertificates, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPrivateAddress, type ResolvedAddress } from '../../src/api/webhooks/address.ts';
@@ -456,6 +462,94 @@ describe('webhook address pinning', () => {
       'pinned-two@example.org',
     ]);
   });
+});
+
+/** A self-signed certificate for `name`, made with the openssl command (null when it is missing). */
+function selfSignedCertificate(name: string): { key: string; cert: string } | null {
+  const dir = mkdtempSync(join(tmpdir(), 'undersign-tls-'));
+  try {
+    const made = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=DNS:${name}`,
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    if (made.status !== 0) return null;
+    return {
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    };
+  } catch {
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('webhook address pinning over HTTPS', () => {
+  const certificate = selfSignedCertificate('pinned.test');
+  let t: TestApp;
+  let server: HttpsServer;
+  const seen: Array<{ host: string | undefined; servername: string | false | null }> = [];
+  const defaultCas = getCACertificates('default');
+
+  beforeAll(async () => {
+    if (!certificate) return;
+    setDefaultCACertificates([...defaultCas, certificate.cert]);
+    server = createHttpsServer(certificate, (request, response) => {
+      seen.push({ host: request.headers.host, servername: (request.socket as TLSSocket).servername });
+      request.resume();
+      response.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t = await createTestApp({ WEBHOOK_ALLOW_PRIVATE: 'true' });
+  });
+  afterAll(async () => {
+    if (!certificate) return;
+    setDefaultCACertificates(defaultCas);
+    await t.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it.skipIf(!certificate)(
+    'connects to the pinned address with the name for SNI and certificate checks',
+    async () => {
+      const port = (server.address() as AddressInfo).port;
+      t.services.api.webhooks.useResolver(async () => [{ address: '127.0.0.1', family: 4 }]);
+      const good = await t.services.api.webhooks.createWebhook({
+        url: `https://pinned.test:${port}/hook`,
+        events: ['person.created'],
+        createdBy: null,
+      });
+      // Same address, a name the certificate is not for: refused by the certificate check.
+      const wrong = await t.services.api.webhooks.createWebhook({
+        url: `https://elsewhere.test:${port}/hook`,
+        events: ['person.created'],
+        createdBy: null,
+      });
+      await t.services.people.mergePersonByEmail(t.ctx.db, { email: 'tls@example.org' });
+      expect(await t.services.api.webhooks.scanChanges(justNow())).toBe(2);
+      await t.ctx.jobs.drain();
+      expect(seen).toEqual([{ host: `pinned.test:${port}`, servername: 'pinned.test' }]);
+      expect((await t.services.api.webhooks.listDeliveries(good.id)).map((d) => d.status)).toEqual([
+        'delivered',
+      ]);
+      const [refused] = await t.services.api.webhooks.listDeliveries(wrong.id);
+      expect(refused!.status).toBe('pending');
+      expect(refused!.last_error).toMatch(/altnames/);
+    },
+  );
 });
 
 describe('webhook addresses', () => {
