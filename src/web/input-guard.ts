@@ -11,6 +11,13 @@ function holdsNul(value: unknown, depth = 0): boolean {
   );
 }
 
+/** True when a validated value holds a number past 2^53 (or Infinity, NaN), a few levels deep. */
+function holdsNonFinite(value: unknown, depth = 0): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER;
+  if (depth > 6 || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return false;
+  return Object.values(value as Record<string, unknown>).some((item) => holdsNonFinite(item, depth + 1));
+}
+
 /**
  * Text with a NUL character is refused before any route sees it: PostgreSQL cannot store it
  * (it answered with an error, and the person with a 500) and SQLite would keep it silently.
@@ -21,6 +28,13 @@ export function installInputGuard(app: FastifyInstance): void {
     const fields = typeof request.body === 'object' ? request.body : null;
     if (holdsNul(request.params) || holdsNul(request.query) || holdsNul(fields)) {
       throw new AppError('invalid', 'The request contains a NUL character, which is not allowed in text.');
+    }
+  });
+  // Validation lets "1e309" (Infinity) and 40-digit numbers pass as integers; no query can use them.
+  app.addHook('preHandler', async (request) => {
+    const fields = typeof request.body === 'object' ? request.body : null;
+    if (holdsNonFinite(request.params) || holdsNonFinite(request.query) || holdsNonFinite(fields)) {
+      throw new AppError('invalid', 'A number in the request is too large.');
     }
   });
 }

@@ -403,6 +403,22 @@ describe('fuzzing every route (fast-check)', () => {
     expect(stored).toEqual([]);
   });
 
+  it('refuses numbers too large to use (1e309 reads as Infinity)', async () => {
+    const api = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/tags?page=1e309',
+      headers: headersFor('api'),
+    });
+    expect(api.statusCode).toBe(400);
+    expect(api.json()).toMatchObject({ code: 'invalid', error: 'A number in the request is too large.' });
+    const admin = await t.app.inject({
+      method: 'GET',
+      url: '/admin/people?page=1e309',
+      headers: headersFor('owner'),
+    });
+    expect(admin.statusCode).toBe(400);
+  });
+
   it('public routes: never a 5xx, and every 4xx says why', async () => {
     const failures = await fuzzFamily(
       routes.filter((r) => !isApi(r) && !isAdmin(r)),
