@@ -53,7 +53,13 @@ async function worker(): Promise<void> {
   services.api.webhooks.startScanner();
   startHousekeeping(services);
   runtime.ctx.log.info('worker started');
+  // The job runner's timers do not hold the process open (SQLite has no pool that would).
+  const keepAlive = setInterval(() => {}, 3600_000);
   const stop = async () => {
+    clearInterval(keepAlive);
+    runtime.ctx.log.info('worker stopping: finishing the jobs in hand');
+    // A mailing stops between messages; another worker picks up the rest.
+    services.mailings.stopSending();
     await services.api.webhooks.stopScanner();
     await runtime.close();
     process.exit(0);

@@ -27,6 +27,17 @@ export interface JobQueueSettings {
   pgSchema?: string | undefined;
 }
 
+/** The schema named by `options=-c search_path=NAME` in a PostgreSQL URL, if any. */
+export function searchPathSchema(databaseUrl: string): string | undefined {
+  let options: string | null;
+  try {
+    options = new URL(databaseUrl).searchParams.get('options');
+  } catch {
+    return undefined;
+  }
+  return options?.match(/search_path\s*=\s*([a-z_][a-z0-9_]*)/)?.[1];
+}
+
 /** SQLite: the table queue. PostgreSQL: pg-boss (its tables beside the app's own schema). */
 export async function openJobQueue(
   handle: DatabaseHandle,
@@ -37,8 +48,9 @@ export async function openJobQueue(
   if (handle.dialect === 'postgres' && settings.databaseUrl && settings.kind !== 'table') {
     queue = await PgBossJobQueue.open(handle.db, log, {
       connectionString: settings.databaseUrl,
-      // A schema of one's own (tests) holds pg-boss's tables too, so dropping it removes them.
-      schema: settings.pgSchema ?? 'pgboss',
+      // A schema of one's own (tests, or `?options=-c search_path=…` in the URL) holds pg-boss's
+      // tables too, so dropping it removes them.
+      schema: settings.pgSchema ?? searchPathSchema(settings.databaseUrl) ?? 'pgboss',
     });
   } else {
     queue = new JobRunner(handle.db, handle.dialect, log);

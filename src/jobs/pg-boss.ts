@@ -14,8 +14,10 @@ export interface PgBossQueueOptions {
   poolSize?: number;
 }
 
-/** A job still running after this long is taken to be lost (its process died) and retried. */
+/** The longest a job may run; a job running longer is failed (and retried if it has attempts left). */
 const expireInSeconds = 10 * 60;
+/** A running job's process proves it is alive this often; a job not heard of is retried (its process died). */
+const heartbeatSeconds = 15;
 
 /**
  * Jobs in pg-boss on PostgreSQL: every `undersign worker` (and a server with its embedded worker)
@@ -48,6 +50,9 @@ export class PgBossJobQueue implements JobQueue {
       schedule: false,
       useListenNotify: true,
       registerInstance: false,
+      // Lost jobs (missed heartbeats) are found within seconds, not the default minute.
+      superviseIntervalSeconds: 5,
+      monitorIntervalSeconds: 5,
     });
     this.boss.on('error', (error) => this.log.warn({ err: error }, 'job queue error'));
   }
@@ -79,6 +84,7 @@ export class PgBossJobQueue implements JobQueue {
       retryBackoff: true,
       retryDelayMax: 15 * 60,
       expireInSeconds,
+      heartbeatSeconds,
     });
     if (!id) throw new Error(`job for ${job.queue} was not queued`);
     return id;
@@ -121,11 +127,20 @@ export class PgBossJobQueue implements JobQueue {
       const [job] = await this.boss.fetch<Record<string, unknown>>(name, { batchSize: 1 });
       if (!job) return count;
       count++;
+      const beat = setInterval(
+        () => {
+          this.boss.touch(name, job.id).catch(() => undefined);
+        },
+        (heartbeatSeconds * 1000) / 3,
+      );
+      beat.unref();
       try {
         await this.runHandler(name, job);
         await this.boss.complete(name, job.id);
       } catch (error) {
         await this.boss.fail(name, job.id, { message: errorMessage(error) });
+      } finally {
+        clearInterval(beat);
       }
     }
   }
@@ -150,6 +165,7 @@ export class PgBossJobQueue implements JobQueue {
       // Finished jobs are kept a week (as the table queue's housekeeping does), then deleted.
       made = this.boss.createQueue(name, {
         expireInSeconds,
+        heartbeatSeconds,
         deleteAfterSeconds: 7 * 24 * 3600,
         notify: true,
       });

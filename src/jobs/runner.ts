@@ -4,6 +4,7 @@ import { retryDelayMs, type JobHandler, type JobQueue, type NewJob } from './que
 import {
   claimNextJob,
   deleteFinishedJobsBefore,
+  extendJobLease,
   insertJob,
   markJobDone,
   markJobFailed,
@@ -13,6 +14,7 @@ import {
 export interface JobRunnerOptions {
   pollMs?: number;
   concurrency?: number;
+  /** A claimed job is renewed every third of this while it runs; a job not renewed (its process died) is claimed again. */
   leaseMs?: number;
 }
 
@@ -37,7 +39,7 @@ export class JobRunner implements JobQueue {
     this.log = log;
     this.pollMs = options.pollMs ?? 500;
     this.concurrency = options.concurrency ?? 2;
-    this.leaseMs = options.leaseMs ?? 10 * 60_000;
+    this.leaseMs = options.leaseMs ?? 15_000;
   }
 
   register(queue: string, handler: JobHandler): void {
@@ -101,6 +103,14 @@ export class JobRunner implements JobQueue {
     if (!job) return false;
     const handler = this.handlers.get(job.queue)!;
     this.running++;
+    const jobId = job.id;
+    const renew = setInterval(() => {
+      const until = new Date(Date.now() + this.leaseMs).toISOString();
+      extendJobLease(this.db, jobId, until).catch((error: unknown) =>
+        this.log.warn({ err: error, jobId }, 'could not renew a job lease'),
+      );
+    }, this.leaseMs / 3);
+    renew.unref();
     try {
       await handler(JSON.parse(job.payload) as Record<string, unknown>, {
         id: job.id,
@@ -114,6 +124,7 @@ export class JobRunner implements JobQueue {
       this.log.warn({ queue: job.queue, jobId: job.id, attempts: job.attempts, err: message }, 'job failed');
       await markJobFailed(this.db, job, message, retryAt).catch(() => undefined);
     } finally {
+      clearInterval(renew);
       this.running--;
     }
     return true;

@@ -62,6 +62,16 @@ export async function claimNextJob(
   });
 }
 
+/** Keeps a running job's claim while its handler works. */
+export async function extendJobLease(db: Executor, id: string, lockedUntil: string): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({ locked_until: lockedUntil })
+    .where('id', '=', id)
+    .where('state', '=', 'running')
+    .execute();
+}
+
 export async function markJobDone(db: Executor, id: string): Promise<void> {
   await db
     .updateTable('jobs')

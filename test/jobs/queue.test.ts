@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueJob } from '../../src/jobs/index.ts';
+import { enqueueJob, searchPathSchema } from '../../src/jobs/index.ts';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 /** The job queue of the engine under test: the table on SQLite, pg-boss on PostgreSQL. */
@@ -85,5 +85,10 @@ describe('job queue', () => {
       await t.ctx.jobs.stop();
     }
     expect(runs.map((r) => r.payload.n)).toEqual(['background']);
+  });
+
+  it('puts pg-boss in the schema a database URL names in its search_path', () => {
+    expect(searchPathSchema('postgres://u@h/db?options=-c%20search_path%3Dt_abc')).toBe('t_abc');
+    expect(searchPathSchema('postgres://u@h/db')).toBeUndefined();
   });
 });
