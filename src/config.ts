@@ -35,6 +35,8 @@ export interface Config {
   signRateIp: number;
   /** Signing attempts allowed per email address per hour (0: no limit). */
   signRateEmail: number;
+  /** TrueType font for delivery PDFs (names in any script it covers); Helvetica when missing. */
+  pdfFont: string;
   /** Bulk email (mailings): sending pace, DKIM, bounces. */
   bulkMail: BulkMailConfig;
   /** Largest `per_page` an API client may ask for (also the default page size). */
@@ -130,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signAltcha: (env.SIGN_ALTCHA ?? 'true') !== 'false',
     signRateIp: int('SIGN_RATE_IP', env.SIGN_RATE_IP, 60),
     signRateEmail: int('SIGN_RATE_EMAIL', env.SIGN_RATE_EMAIL, 5),
+    pdfFont: env.PDF_FONT || '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
     apiMaxPerPage: Math.max(1, int('API_MAX_PER_PAGE', env.API_MAX_PER_PAGE, 25)),
     apiRateLimit: int('API_RATE_LIMIT', env.API_RATE_LIMIT, 600),
     webhookRetryBaseMs: int('WEBHOOK_RETRY_BASE_MS', env.WEBHOOK_RETRY_BASE_MS, 30_000),

@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify';
 import PDFDocument from 'pdfkit';
+import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PetitionService } from './service.ts';
@@ -55,6 +56,7 @@ export function deliveryPdf(
   petitions: PetitionService,
   petition: Petition,
   isAborted: () => boolean,
+  fontPath?: string,
 ): Readable {
   const doc = new PDFDocument({
     size: 'A4',
@@ -62,6 +64,8 @@ export function deliveryPdf(
     bufferPages: false,
     info: { Title: petition.row.title },
   });
+  // PDF's built-in Helvetica knows Latin-1 only: "Nguyễn" or "Мария" need an embedded font.
+  if (fontPath && existsSync(fontPath)) doc.font(fontPath);
   const row = petition.row;
 
   async function write(): Promise<void> {

@@ -487,7 +487,7 @@ export async function petitionAdminRoutes(
       return reply
         .type('application/pdf')
         .header('content-disposition', `inline; filename="${petition.row.slug}-delivery.pdf"`)
-        .send(deliveryPdf(petitions, petition, () => aborted));
+        .send(deliveryPdf(petitions, petition, () => aborted, ctx.config.pdfFont));
     },
   );
 }
