@@ -43,6 +43,9 @@ const en = {
   confirmedText: 'Thank you! Your signature now counts toward the goal.',
   alreadyConfirmed: 'Your signature was already confirmed. Thank you!',
   backToPetition: 'Back to the petition',
+  confirmHeading: 'Confirm your signature',
+  confirmText: 'One last step: press the button to confirm that you signed.',
+  confirmButton: 'Confirm my signature',
   confirmSubject: (title: string) => `Please confirm your signature: ${title}`,
   confirmBody: (name: string, title: string, link: string) =>
     `Hello ${name},\n\nThank you for signing "${title}". Please confirm your signature by opening this link:\n\n${link}\n\nIf you did not sign, ignore this email and nothing will happen.\n`,
@@ -104,6 +107,9 @@ const es: Messages = {
   confirmedText: '¡Gracias! Tu firma ya cuenta para la meta.',
   alreadyConfirmed: 'Tu firma ya estaba confirmada. ¡Gracias!',
   backToPetition: 'Volver a la petición',
+  confirmHeading: 'Confirma tu firma',
+  confirmText: 'Un último paso: pulsa el botón para confirmar que firmaste.',
+  confirmButton: 'Confirmar mi firma',
   confirmSubject: (title: string) => `Confirma tu firma: ${title}`,
   confirmBody: (name: string, title: string, link: string) =>
     `Hola ${name}:\n\nGracias por firmar «${title}». Confirma tu firma abriendo este enlace:\n\n${link}\n\nSi no firmaste, ignora este correo y no pasará nada.\n`,

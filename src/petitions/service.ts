@@ -830,11 +830,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     });
   }
 
-  /** Opens a confirmation link: counts the signature once; a tampered or expired link is refused. */
-  async function confirmSignature(
-    slug: string,
-    token: string,
-  ): Promise<{ status: 'confirmed' | 'already_confirmed'; referralCode: string; petition: Petition }> {
+  /** The signature a confirmation link names; a tampered, expired or foreign link is refused. */
+  async function signatureForLink(slug: string, token: string) {
     const petition = await getPetitionBySlug(slug);
     const check = verifySignedToken(confirmKey, CONFIRM_PURPOSE, token);
     if (!check.ok) {
@@ -849,14 +846,37 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     if (!signature || signature.petition_id !== petition.row.id) {
       throw new AppError('not_found', 'This signature no longer exists.');
     }
+    return { petition, signature };
+  }
+
+  /**
+   * Reads a confirmation link without using it: opening the link only shows a button, so a mail
+   * scanner that fetches every link confirms nothing; the person's click (a POST) does.
+   */
+  async function checkConfirmationLink(
+    slug: string,
+    token: string,
+  ): Promise<{ confirmed: boolean; referralCode: string; petition: Petition }> {
+    const { petition, signature } = await signatureForLink(slug, token);
+    return { confirmed: signature.confirmed_at !== null, referralCode: signature.referral_code, petition };
+  }
+
+  /** Uses a confirmation link: counts the signature once; a tampered or expired link is refused. */
+  async function confirmSignature(
+    slug: string,
+    token: string,
+  ): Promise<{ status: 'confirmed' | 'already_confirmed'; referralCode: string; petition: Petition }> {
+    const { petition, signature } = await signatureForLink(slug, token);
+    // Read before the transaction: on SQLite the transaction holds the only connection.
+    const email =
+      !signature.confirmed_at && petition.row.autoresponse_subject.trim()
+        ? await findEmailForAutoresponse(signature)
+        : null;
     const confirmed = await db.transaction().execute(async (trx) => {
       const changed = await store.markSignatureConfirmed(trx, signature.id, nowIso());
-      if (changed && petition.row.autoresponse_subject.trim()) {
-        const email = await findEmailForAutoresponse(signature);
-        if (email) {
-          const texts = textsFor(petition, pickLanguage(signature.language));
-          await queueAutoresponse(trx, petition, signature.person_id, email, texts.title);
-        }
+      if (changed && email) {
+        const texts = textsFor(petition, pickLanguage(signature.language));
+        await queueAutoresponse(trx, petition, signature.person_id, email, texts.title);
       }
       return changed;
     });
@@ -1004,6 +1024,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     lookupDistrict,
     signPetition,
     confirmSignature,
+    checkConfirmationLink,
     confirmationLink,
     createAltchaChallenge: () => altcha.createChallenge(),
     altchaRequired,

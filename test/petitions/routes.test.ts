@@ -183,6 +183,70 @@ describe('public petition routes', () => {
     expect(spanish.body).toContain('Código postal: este dato es obligatorio.');
   });
 
+  it('the emailed link only shows a button; pressing it confirms and sends the autoresponse', async () => {
+    const petition = await openPetition(t, {
+      requiresConfirmation: true,
+      autoresponseSubject: 'Thank you for confirming',
+      autoresponseBody: 'You signed {petition_title}.',
+    });
+    const email = uniqueEmail('button');
+    const signed = await t.services.petitions.signPetition(
+      petition.row.slug,
+      { email, givenName: 'Bea', postalCode: '1' },
+      { ip: '198.51.100.1', userAgent: 'vitest' },
+    );
+    await t.services.petitions.processPendingIntake();
+    const link = new URL(t.services.petitions.confirmationLink(petition.row.slug, signed.signatureId, 'en'));
+    const token = link.searchParams.get('token')!;
+    const confirmedAt = async () =>
+      (
+        await t.ctx.db
+          .selectFrom('signatures')
+          .select('confirmed_at')
+          .where('id', '=', signed.signatureId)
+          .executeTakeFirstOrThrow()
+      ).confirmed_at;
+
+    // A mail scanner fetching the link (twice, even) confirms nothing.
+    for (let i = 0; i < 2; i++) {
+      const opened = await t.app.inject({ method: 'GET', url: link.pathname + link.search });
+      expect(opened.statusCode).toBe(200);
+      expect(opened.body).toContain('Confirm your signature');
+      expect(opened.body).toContain(`<form method="post" action="/petitions/${petition.row.slug}/confirm">`);
+      expect(opened.body).toContain(`name="token" value="${token}"`);
+    }
+    expect(await confirmedAt()).toBeNull();
+
+    const pressed = await t.app.inject({
+      method: 'POST',
+      url: `/petitions/${petition.row.slug}/confirm`,
+      headers: formHeaders,
+      payload: form({ token }),
+    });
+    expect(pressed.statusCode).toBe(200);
+    expect(pressed.body).toContain('Your signature is confirmed');
+    expect(await confirmedAt()).not.toBeNull();
+    const mails = await t.ctx.db
+      .selectFrom('transactional_emails')
+      .select(['kind', 'subject'])
+      .where('to_address', '=', email)
+      .orderBy('id')
+      .execute();
+    expect(mails.map((m) => m.kind)).toEqual(['petition.confirm', 'petition.autoresponse']);
+
+    // Opening the link again says it was confirmed already; a forged token is refused.
+    const again = await t.app.inject({ method: 'GET', url: link.pathname + link.search });
+    expect(again.body).toContain('Your signature was already confirmed');
+    const forged = await t.app.inject({
+      method: 'POST',
+      url: `/petitions/${petition.row.slug}/confirm`,
+      headers: formHeaders,
+      payload: form({ token: `${token}x` }),
+    });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.body).toContain('not valid');
+  });
+
   it('serves a cached count JSON with by-district numbers', async () => {
     const petition = await openPetition(t, { requiresConfirmation: false, goal: 2 });
     await t.services.petitions.importDistricts(petition.row.id, '94110,CA-11,California 11th\n');

@@ -434,6 +434,33 @@ export function embedPage(input: {
   });
 }
 
+/** What the emailed link opens: a button, so only the person's click confirms (not a mail scanner). */
+export function confirmPage(input: {
+  petition: Petition;
+  texts: PetitionTexts;
+  token: string;
+  lang: Language;
+}): SafeHtml {
+  const m = messages(input.lang);
+  const slug = input.petition.row.slug;
+  return publicPage({
+    title: `${m.confirmHeading} · ${input.texts.title}`,
+    lang: input.lang,
+    head: html`<meta name="robots" content="noindex" />
+      <link rel="stylesheet" href="${ASSET_PREFIX}/petitions.css" />`,
+    body: html`<article class="petition thanks">
+      <h1>${m.confirmHeading}</h1>
+      <p><em>${input.texts.title}</em></p>
+      <p class="lead">${m.confirmText}</p>
+      <form method="post" action="/petitions/${slug}/confirm">
+        <input type="hidden" name="token" value="${input.token}" />
+        <input type="hidden" name="lang" value="${input.lang}" />
+        <button type="submit" class="sign-button">${m.confirmButton}</button>
+      </form>
+    </article>`,
+  });
+}
+
 export function confirmErrorPage(message: string, slug: string, lang: Language): SafeHtml {
   const m = messages(lang);
   return publicPage({

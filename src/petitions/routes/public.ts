@@ -1,12 +1,19 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readFileSync } from 'node:fs';
 import type { AppContext } from '../../context.ts';
 import { isAppError } from '../../errors.ts';
 import { pickLanguage, type Language } from '../i18n.ts';
 import { renderMarkdown } from '../markdown.ts';
-import { confirmErrorPage, embedPage, petitionPage, thanksPage, type FormValues } from '../pages/public.ts';
+import {
+  confirmErrorPage,
+  confirmPage,
+  embedPage,
+  petitionPage,
+  thanksPage,
+  type FormValues,
+} from '../pages/public.ts';
 import type { PetitionService } from '../service.ts';
 import { referralCodePattern } from '../tokens.ts';
 import type { Petition, SignInput } from '../types.ts';
@@ -266,35 +273,72 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
     },
   );
 
+  // Opening the emailed link shows a button; pressing it (a POST) confirms. Mail scanners that
+  // fetch every link in a message therefore confirm nothing on the person's behalf.
   r.get(
     '/petitions/:slug/confirm',
     { schema: { params: SlugParams, querystring: ConfirmQuery } },
     async (request, reply) => {
       const petition = await petitions.getPetitionBySlug(request.params.slug);
       const lang = languageFor(petition, request.query.lang, request);
-      let result;
+      let link;
       try {
-        result = await petitions.confirmSignature(request.params.slug, request.query.token);
+        link = await petitions.checkConfirmationLink(request.params.slug, request.query.token);
       } catch (error) {
-        if (!isAppError(error)) throw error;
-        return reply
-          .status(error.status)
-          .type('text/html; charset=utf-8')
-          .send(confirmErrorPage(error.message, petition.row.slug, lang).value);
+        return confirmFailed(error, petition, lang, reply);
       }
       const texts = petitions.textsFor(petition, lang);
-      const page = thanksPage({
-        petition,
-        texts,
-        thankYouHtml: texts.thankYouMessage ? renderMarkdown(texts.thankYouMessage) : '',
-        lang,
-        status: result.status,
-        shareUrl: shareUrl(petition, result.referralCode, lang),
-        count: await petitions.publicCountOf(petition),
-      });
+      if (link.confirmed) {
+        return confirmedPage(petition, lang, 'already_confirmed', link.referralCode, reply);
+      }
+      const page = confirmPage({ petition, texts, token: request.query.token, lang });
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page.value);
     },
   );
+
+  r.post(
+    '/petitions/:slug/confirm',
+    { schema: { params: SlugParams, body: ConfirmQuery } },
+    async (request, reply) => {
+      const petition = await petitions.getPetitionBySlug(request.params.slug);
+      const lang = languageFor(petition, request.body.lang, request);
+      let result;
+      try {
+        result = await petitions.confirmSignature(request.params.slug, request.body.token);
+      } catch (error) {
+        return confirmFailed(error, petition, lang, reply);
+      }
+      return confirmedPage(petition, lang, result.status, result.referralCode, reply);
+    },
+  );
+
+  function confirmFailed(error: unknown, petition: Petition, lang: Language, reply: FastifyReply) {
+    if (!isAppError(error)) throw error;
+    return reply
+      .status(error.status)
+      .type('text/html; charset=utf-8')
+      .send(confirmErrorPage(error.message, petition.row.slug, lang).value);
+  }
+
+  async function confirmedPage(
+    petition: Petition,
+    lang: Language,
+    status: 'confirmed' | 'already_confirmed',
+    referralCode: string,
+    reply: FastifyReply,
+  ) {
+    const texts = petitions.textsFor(petition, lang);
+    const page = thanksPage({
+      petition,
+      texts,
+      thankYouHtml: texts.thankYouMessage ? renderMarkdown(texts.thankYouMessage) : '',
+      lang,
+      status,
+      shareUrl: shareUrl(petition, referralCode, lang),
+      count: await petitions.publicCountOf(petition),
+    });
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page.value);
+  }
 
   r.get(
     '/petitions/:slug/count.json',
