@@ -68,9 +68,7 @@ export function createServices(ctx: AppContext): Services {
     auth,
     districtPostalCodes: (districtIds) => petitions.postalCodesInDistrictsQuery(districtIds),
     petitionSigners: async (groupIds) =>
-      (await petitions.listPetitions())
-        .filter((p) => p.group_id !== null && groupIds.includes(p.group_id))
-        .map((p) => petitions.signerIdsQuery(p.id)),
+      groupIds.length > 0 ? [petitions.signerIdsOfGroupPetitionsQuery(groupIds)] : [],
   });
   const mailings = createMailingsService(ctx, {
     groups: {

@@ -168,7 +168,7 @@ export function dashboardPage(input: {
             d.topSources.map((s) => ({ label: s.source, value: s.total })),
           ),
           dataTable('sources', tables.sources!),
-          'Where signatures came from: mailings, share links, partner sites.',
+          `Where the last ${d.days} days' signatures came from: mailings, share links, partner sites.`,
         )}
         ${section(
           'funnel',

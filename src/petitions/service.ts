@@ -1036,6 +1036,9 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     signaturesForDelivery,
     deliveryDistricts,
     signerIdsQuery,
+    /** Counted signers of the petitions these groups own (they count as the groups' members). */
+    signerIdsOfGroupPetitionsQuery: (groupIds: readonly string[]) =>
+      store.signerIdsOfGroupPetitionsSubquery(db, groupIds),
     /** Postal codes the organisation-wide district map puts in these districts (a subquery). */
     postalCodesInDistrictsQuery: (districtIds: readonly string[]) =>
       store.selectPostalCodesInDistricts(db, districtIds),
@@ -1049,7 +1052,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       return {
         perDay: await store.countAllSignaturesPerDay(db, sinceIso),
         byPetition: await store.countSignaturesPerPetition(db),
-        bySource: await store.countAllSignaturesBySource(db, 20),
+        bySource: await store.countAllSignaturesBySource(db, sinceIso, 20),
       };
     },
     /** A person's signatures (their data export). */

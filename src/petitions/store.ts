@@ -380,6 +380,16 @@ export async function listSignatureDistricts(
 }
 
 /** Person ids of a petition's counted signers, for other capabilities' audience SQL. */
+/** Counted signers of every petition owned by one of `groupIds` (one subquery, however many). */
+export function signerIdsOfGroupPetitionsSubquery(db: Executor, groupIds: readonly string[]) {
+  return db
+    .selectFrom('signatures')
+    .innerJoin('petitions', 'petitions.id', 'signatures.petition_id')
+    .select('signatures.person_id as person_id')
+    .where('petitions.group_id', 'in', [...groupIds])
+    .where('signatures.confirmed_at', 'is not', null);
+}
+
 export function signerIdsSubquery(db: Executor, petitionId: string) {
   return db
     .selectFrom('signatures')
@@ -649,38 +659,47 @@ export async function countAllSignaturesPerDay(
   return rows.map((r) => ({ day: r.day, total: Number(r.total) }));
 }
 
+/**
+ * Totals per petition from the counters (the numbers the public pages show): reading them costs a
+ * row per petition and district, where counting signatures would read every signature.
+ */
 export async function countSignaturesPerPetition(
   db: Executor,
 ): Promise<Array<{ petitionId: string; slug: string; title: string; total: number; confirmed: number }>> {
   const rows = await db
-    .selectFrom('signatures')
-    .innerJoin('petitions', 'petitions.id', 'signatures.petition_id')
+    .selectFrom('petition_counters')
+    .innerJoin('petitions', 'petitions.id', 'petition_counters.petition_id')
     .select((eb) => [
       'petitions.id',
       'petitions.slug',
       'petitions.title',
-      eb.fn.countAll<number>().as('total'),
-      eb.fn.count<number>('signatures.confirmed_at').as('confirmed'),
+      eb.fn.sum<number>('petition_counters.total').as('total'),
+      eb.fn.sum<number>('petition_counters.confirmed').as('confirmed'),
     ])
     .groupBy(['petitions.id', 'petitions.slug', 'petitions.title'])
     .orderBy('total', 'desc')
     .execute();
-  return rows.map((r) => ({
-    petitionId: r.id,
-    slug: r.slug,
-    title: r.title,
-    total: Number(r.total),
-    confirmed: Number(r.confirmed),
-  }));
+  return rows
+    .map((r) => ({
+      petitionId: r.id,
+      slug: r.slug,
+      title: r.title,
+      total: Number(r.total),
+      confirmed: Number(r.confirmed),
+    }))
+    .filter((r) => r.total > 0);
 }
 
+/** Signatures since `sinceIso` per source code, most first. */
 export async function countAllSignaturesBySource(
   db: Executor,
+  sinceIso: string,
   limit: number,
 ): Promise<Array<{ source: string | null; total: number }>> {
   const rows = await db
     .selectFrom('signatures')
     .select((eb) => ['source', eb.fn.countAll<number>().as('total')])
+    .where('created_at', '>=', sinceIso)
     .groupBy('source')
     .orderBy('total', 'desc')
     .limit(limit)

@@ -91,6 +91,21 @@ describe('organisation dashboard', () => {
       ['Keep the park', 1],
     ]);
     expect(d.topSources[0]).toEqual({ source: 'partner-site', total: 2 });
+    // Sources are those of the period shown: a signature older than the window is left out.
+    await t.ctx.db
+      .updateTable('signatures')
+      .set({ created_at: '2020-01-01T00:00:00.000Z' })
+      .where('source', '=', 'partner-site')
+      .execute();
+    const recent = await t.services.dashboard.getDashboard();
+    expect(recent.topSources.map((s) => s.source)).not.toContain('partner-site');
+    // Per-petition totals come from the counters (they do not change with a signature's date).
+    expect(recent.signaturesTotal).toBe(4);
+    await t.ctx.db
+      .updateTable('signatures')
+      .set({ created_at: new Date().toISOString() })
+      .where('source', '=', 'partner-site')
+      .execute();
     expect(d.funnel).toEqual({ mailings: 1, sent: 3, opened: 1, clicked: 1, signed: 1 });
     expect(d.upcomingEvents).toBe(1);
   });
