@@ -144,6 +144,7 @@ export function usersPage(input: {
             <th scope="col">Name</th>
             <th scope="col">Role</th>
             <th scope="col">Status</th>
+            <th scope="col">Two-factor</th>
             <th scope="col">Actions</th>
           </tr>
         </thead>
@@ -155,6 +156,22 @@ export function usersPage(input: {
                 <td>${u.displayName ?? ''}</td>
                 <td>${u.role}</td>
                 <td>${u.disabled ? 'disabled' : 'active'}</td>
+                <td>
+                  ${u.twoFactor ? 'on' : 'off'}
+                  ${
+                    u.twoFactor && u.id !== user.id
+                      ? html`<form
+                          method="post"
+                          action="/admin/users/${u.id}/two-factor/reset"
+                          class="inline"
+                        >
+                          ${csrfField(user.csrfToken)}<button type="submit" class="secondary">
+                            Turn off two-factor sign-in of ${u.email}
+                          </button>
+                        </form>`
+                      : ''
+                  }
+                </td>
                 <td>
                   <form method="post" action="/admin/users/${u.id}/role" class="inline">
                     ${csrfField(user.csrfToken)}

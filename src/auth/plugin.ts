@@ -458,6 +458,32 @@ export async function authPlugin(
     },
   );
 
+  app.post(
+    '/admin/users/:id/two-factor/reset',
+    { ...ownerOnly, schema: { params: userParams, body: Type.Object({ _csrf: Type.String() }) } },
+    async (request, reply) => {
+      const user = userOf(request);
+      try {
+        await auth.resetTwoFactor(user, request.params.id);
+        return html(reply).send(
+          usersPage({
+            user,
+            users: await auth.listAllUsers(),
+            orgName,
+            notice:
+              'Two-factor sign-in turned off; the user signs in with their password until they set it up again.',
+          }).value,
+        );
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        reply.status(error.status);
+        return html(reply).send(
+          usersPage({ user, users: await auth.listAllUsers(), orgName, error: error.message }).value,
+        );
+      }
+    },
+  );
+
   for (const action of ['disable', 'enable'] as const) {
     app.post(
       `/admin/users/:id/${action}`,

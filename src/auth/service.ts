@@ -25,6 +25,8 @@ export interface PublicUser {
   displayName: string | null;
   role: Role;
   disabled: boolean;
+  /** Signing in also asks for an authenticator code. */
+  twoFactor: boolean;
   createdAt: string;
 }
 
@@ -73,6 +75,7 @@ function toPublicUser(user: UserRow): PublicUser {
     displayName: user.display_name,
     role: isRole(user.role) ? user.role : 'viewer',
     disabled: user.disabled_at !== null,
+    twoFactor: user.totp_enabled_at !== null,
     createdAt: user.created_at,
   };
 }
@@ -383,6 +386,30 @@ export function createAuthService(ctx: AppContext) {
     return codes;
   }
 
+  /**
+   * An owner turns another user's two-factor sign-in off (a lost phone and lost recovery codes);
+   * that user's sessions end, and they sign in with their password alone until they set it up again.
+   */
+  async function resetTwoFactor(actor: CurrentUser, userId: string): Promise<void> {
+    await requireOwner(actor);
+    const user = await store.findUserById(db, userId);
+    if (!user) throw new AppError('not_found', 'There is no such user.');
+    if (userId === actor.id) {
+      throw new AppError('conflict', 'Turn your own two-factor sign-in off from your account page.');
+    }
+    await db.transaction().execute(async (trx) => {
+      await store.updateUser(trx, user.id, {
+        totp_secret: null,
+        totp_enabled_at: null,
+        totp_last_step: null,
+        updated_at: nowIso(),
+      });
+      await store.deleteRecoveryCodesOfUser(trx, user.id);
+      await store.deleteSessionsOfUser(trx, user.id);
+    });
+    await audit({ userId: actor.id, action: 'two_factor.reset', subjectType: 'user', subjectId: user.id });
+  }
+
   /** Turns two-factor sign-in off; the password is asked again so a left-open session cannot. */
   async function disableTwoFactor(actor: CurrentUser, password: string): Promise<void> {
     const user = await store.findUserById(db, actor.id);
@@ -600,6 +627,7 @@ export function createAuthService(ctx: AppContext) {
     beginTwoFactor,
     confirmTwoFactor,
     disableTwoFactor,
+    resetTwoFactor,
     startSession,
     userForSession,
     verifyCsrf,

@@ -233,6 +233,38 @@ describe('sign-in security: session rotation, throttling, two-factor', () => {
 
     const status = await t.services.auth.twoFactorStatus(me.userId);
     expect(status).toEqual({ enabled: true, recoveryCodesLeft: 9 });
+
+    // Phone and codes lost: an owner turns it off from the users page; the user's sessions end.
+    const owner = await signIn(t, 'owner');
+    const users = await t.app.inject({
+      method: 'GET',
+      url: '/admin/users',
+      headers: { cookie: owner.cookie },
+    });
+    expect(users.body).toContain(`Turn off two-factor sign-in of ${me.email}`);
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: `/admin/users/${me.userId}/two-factor/reset`,
+      headers: { cookie: owner.cookie },
+      payload: { _csrf: owner.csrf },
+    });
+    expect(reset.statusCode).toBe(200);
+    expect(await t.services.auth.twoFactorStatus(me.userId)).toEqual({
+      enabled: false,
+      recoveryCodesLeft: 0,
+    });
+    expect(await t.services.auth.userForSession(session)).toBeNull();
+    const passwordOnly = await openLoginForm(t, '192.0.2.55');
+    expect(
+      (await passwordOnly.post('/admin/login', { email: me.email, password: me.password })).statusCode,
+    ).toBe(303);
+    const notOwner = await t.app.inject({
+      method: 'POST',
+      url: `/admin/users/${owner.userId}/two-factor/reset`,
+      headers: { cookie: me.cookie },
+      payload: { _csrf: me.csrf },
+    });
+    expect(notOwner.statusCode).toBe(401); // me's sessions ended with the reset
   });
 
   it('turns two-factor sign-in off only with the password', async () => {
