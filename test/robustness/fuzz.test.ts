@@ -324,6 +324,14 @@ describe('fuzzing every route (fast-check)', () => {
           body: bodies,
           accept: acceptHeader,
           who: fc.constantFrom(...whoList),
+          // Sometimes a forged session, CSRF token or API key in place of (or beside) the real ones.
+          forged: fc.option(
+            fc.tuple(
+              fc.constantFrom('cookie', 'x-csrf-token', 'osdi-api-token', 'x-forwarded-for'),
+              fc.stringMatching(/^[\x21-\x7e]{0,300}$/),
+            ),
+            { nil: undefined },
+          ),
         }),
         async (input) => {
           let n = 0;
@@ -332,6 +340,10 @@ describe('fuzzing every route (fast-check)', () => {
           );
           const url = input.query === undefined ? path : `${path}?${input.query}`;
           const headers: Record<string, string> = { ...headersFor(input.who) };
+          if (input.forged) {
+            const [name, value] = input.forged;
+            headers[name] = name === 'cookie' ? `undersign_session=${value}` : value;
+          }
           if (input.accept) headers.accept = input.accept;
           const withBody = route.method !== 'GET' && route.method !== 'DELETE';
           if (withBody && input.body.contentType) headers['content-type'] = input.body.contentType;
