@@ -150,6 +150,15 @@ export function startHousekeeping(services: Services): void {
     );
   void run();
   setInterval(run, 3600_000).unref();
+  // Answered signatures whose job died (a crash, a database outage longer than its retries) are
+  // picked up within minutes, not at the next hourly run.
+  setInterval(
+    () =>
+      void services.petitions
+        .requeueStalledIntake()
+        .catch((error: unknown) => services.ctx.log.warn({ err: error }, 'could not requeue signatures')),
+    60_000,
+  ).unref();
 }
 
 /** Admin home links, one per capability. */

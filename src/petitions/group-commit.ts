@@ -1,16 +1,30 @@
-import type { DB, Trx } from '../db/index.ts';
+import { isConnectionError, type DB, type Trx } from '../db/index.ts';
 
 interface Pending<T, R> {
   item: T;
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
   resolve(result: R): void;
   reject(error: unknown): void;
+}
+
+/** The database did not commit in time; surfaces map it to 503 (see isConnectionError). */
+export class CommitTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor() {
+    super('The database did not answer in time.');
+    this.name = 'CommitTimeoutError';
+  }
 }
 
 /**
  * Group commit: writes that arrive while a transaction is running wait and then commit together in
  * the next one, so a surge pays for one commit per batch instead of one per request. Each caller's
  * promise settles only after its transaction committed. If a batch fails, its items are retried one
- * by one, so one bad item never fails the others.
+ * by one, so one bad item never fails the others — unless the database itself is unreachable, when
+ * every item fails at once. A caller waits at most `waitMs`: an item still queued then is dropped
+ * (never written); one already in a transaction may still commit, so its caller hears "try again"
+ * and, trying again, finds it done.
  */
 export class GroupCommitter<T, R> {
   private queue: Array<Pending<T, R>> = [];
@@ -20,21 +34,44 @@ export class GroupCommitter<T, R> {
   private readonly write: (trx: Trx, items: T[]) => Promise<R[]>;
   private readonly maxBatch: number;
   private readonly maxConcurrent: number;
+  private readonly waitMs: number;
 
   constructor(
     db: DB,
     write: (trx: Trx, items: T[]) => Promise<R[]>,
-    options: { maxBatch?: number; maxConcurrent?: number } = {},
+    options: { maxBatch?: number; maxConcurrent?: number; waitMs?: number } = {},
   ) {
     this.db = db;
     this.write = write;
     this.maxBatch = options.maxBatch ?? 100;
     this.maxConcurrent = options.maxConcurrent ?? 1;
+    this.waitMs = options.waitMs ?? 8000;
   }
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      const entry: Pending<T, R> = {
+        item,
+        settled: false,
+        timer: undefined,
+        resolve: (result) => {
+          if (entry.settled) return;
+          entry.settled = true;
+          clearTimeout(entry.timer);
+          resolve(result);
+        },
+        reject: (error) => {
+          if (entry.settled) return;
+          entry.settled = true;
+          clearTimeout(entry.timer);
+          reject(error);
+        },
+      };
+      entry.timer = setTimeout(() => {
+        this.queue = this.queue.filter((queued) => queued !== entry);
+        entry.reject(new CommitTimeoutError());
+      }, this.waitMs);
+      this.queue.push(entry);
       // Wait for the rest of this event-loop turn: requests read from other sockets join the batch.
       if (!this.scheduled) {
         this.scheduled = true;
@@ -67,8 +104,8 @@ export class GroupCommitter<T, R> {
         ),
       );
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      if (batch.length === 1 || isConnectionError(error)) {
+        for (const entry of batch) entry.reject(error);
         return;
       }
       for (const entry of batch) await this.commit([entry]);

@@ -86,8 +86,12 @@ type IntakeOutcome = { inserted: true } | { inserted: false; intake: IntakeRow }
 type IntakePayload = Omit<SignItem, 'petition' | 'signatureId'>;
 
 const INTAKE_QUEUE = 'petitions.intake';
-/** Pending intake older than this is handed to a new job by housekeeping (its job gave up). */
-const INTAKE_STALLED_MS = 10 * 60_000;
+/**
+ * Pending intake older than this is handed to a new job (checked every minute): its job gave up or
+ * died with its process. A row still queued in a long backlog may get a second job; that one finds
+ * the row processed and does nothing.
+ */
+const INTAKE_STALLED_MS = 2 * 60_000;
 
 export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const { db, config, log } = ctx;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupCommitter } from '../../src/petitions/group-commit.ts';
+import { CommitTimeoutError, GroupCommitter } from '../../src/petitions/group-commit.ts';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 describe('group commit', () => {
@@ -41,5 +41,41 @@ describe('group commit', () => {
       .orderBy('name')
       .execute();
     expect(tags.map((tag) => tag.name)).toEqual(['group-commit-a', 'group-commit-b', 'group-commit-c']);
+  });
+
+  it('fails every item of a batch at once when the database is unreachable (no retry one by one)', async () => {
+    const batches: string[][] = [];
+    const committer = new GroupCommitter<string, string>(t.ctx.db, async (_trx, items) => {
+      batches.push([...items]);
+      throw new Error('Connection terminated unexpectedly');
+    });
+    const settled = await Promise.allSettled(['x', 'y', 'z'].map((item) => committer.submit(item)));
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(batches).toEqual([['x', 'y', 'z']]);
+  });
+
+  it('answers "try again" when a commit stalls, and never writes what was still waiting', async () => {
+    let release!: () => void;
+    const stall = new Promise<void>((resolve) => (release = resolve));
+    const written: string[] = [];
+    const committer = new GroupCommitter<string, string>(
+      t.ctx.db,
+      async (_trx, items) => {
+        if (items.includes('first')) await stall;
+        written.push(...items);
+        return items.map((item) => `ok:${item}`);
+      },
+      { waitMs: 50 },
+    );
+    const first = committer.submit('first');
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = committer.submit('second');
+    await expect(first).rejects.toBeInstanceOf(CommitTimeoutError);
+    await expect(second).rejects.toBeInstanceOf(CommitTimeoutError);
+    release();
+    // The stalled batch still commits (its caller, trying again, finds it done); the waiting one never does.
+    await expect.poll(() => written).toEqual(['first']);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(written).toEqual(['first']);
   });
 });
