@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signIn, type SignedIn } from '../helpers/auth.ts';
+import { registeredRoutes } from '../helpers/routes.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 import { openPetition } from '../petitions/helpers.ts';
 
@@ -106,6 +107,25 @@ describe('security headers on every response', () => {
       await proxied.services.petitions.close();
       await proxied.close();
     }
+  });
+
+  it('serves no page with an inline script, event handler or style attribute (every GET route without parameters)', async () => {
+    const offenders: string[] = [];
+    let pagesChecked = 0;
+    const paths = registeredRoutes(t.app)
+      .filter((r) => r.method === 'GET' && !r.url.includes(':') && !r.url.includes('*'))
+      .map((r) => r.url);
+    expect(paths.length).toBeGreaterThan(20);
+    for (const url of paths) {
+      const response = await t.app.inject({ method: 'GET', url, headers: { cookie: owner.cookie } });
+      if (!String(response.headers['content-type'] ?? '').includes('html')) continue;
+      pagesChecked++;
+      if (/<script(?![^>]*\ssrc=)[^>]*>/i.test(response.body)) offenders.push(`${url}: inline script`);
+      if (/<[^>]+\son[a-z]+\s*=/i.test(response.body)) offenders.push(`${url}: event handler attribute`);
+      if (/<[^>]+\sstyle\s*=/i.test(response.body)) offenders.push(`${url}: style attribute`);
+    }
+    expect(offenders).toEqual([]);
+    expect(pagesChecked).toBeGreaterThan(15);
   });
 
   it('keeps inline scripts and event handlers out of the pages', async () => {
