@@ -161,6 +161,7 @@ export function createEventsService(ctx: AppContext, deps: EventsDeps) {
     'rsvp',
     { perIp: config.signRateIp, perEmail: config.signRateEmail },
     ctx.log,
+    { db, secret: config.secretKey },
   );
 
   const eventUrl = (event: EventRow) => `${config.publicUrl}/events/${event.slug}`;

@@ -69,6 +69,7 @@ export function createGroupsService(ctx: AppContext, deps: GroupsDeps) {
     'group_join',
     { perIp: config.signRateIp, perEmail: config.signRateEmail },
     ctx.log,
+    { db, secret: config.secretKey },
   );
 
   async function listTree(): Promise<GroupNode[]> {

@@ -9,7 +9,6 @@ export { createPetitionService, type PetitionService } from './service.ts';
 export type { PublicCount, SignInput, SignResult, PetitionInput, Petition } from './types.ts';
 export type { PetitionRow, SignatureRow } from './tables.ts';
 export type { PetitionAdminAccess } from './routes/admin.ts';
-export { RateLimiter } from './rate-limit.ts';
 
 export interface PetitionsPluginOptions {
   ctx: AppContext;

@@ -5,6 +5,7 @@ import { isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { enqueueJob } from '../jobs/index.ts';
 import { tryNormaliseEmail } from '../people/index.ts';
+import { RateLimiter } from '../ratelimit/index.ts';
 import { newId, nowIso } from '../ids.ts';
 import { AltchaGuard } from './altcha.ts';
 import { CounterBatcher } from './counters.ts';
@@ -12,7 +13,6 @@ import { displayGoal } from './goal.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { messages, pickLanguage, type Language } from './i18n.ts';
 import { renderMarkdown } from './markdown.ts';
-import { RateLimiter } from './rate-limit.ts';
 import * as store from './store.ts';
 import type {
   IntakeRow,
@@ -98,8 +98,10 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const confirmKey = deriveKey(config.secretKey, CONFIRM_PURPOSE);
   const altcha = new AltchaGuard(deriveKey(config.secretKey, 'altcha'));
   const counters = new CounterBatcher(db, log);
-  const ipLimiter = new RateLimiter(config.signRateIp, 10 * 60_000);
-  const emailLimiter = new RateLimiter(config.signRateEmail, 3600_000);
+  // Counted together with the other web processes through the database, about once a second.
+  const shared = (scope: string) => ({ db, scope, secret: config.secretKey, log });
+  const ipLimiter = new RateLimiter(config.signRateIp, 10 * 60_000, shared('sign-ip'));
+  const emailLimiter = new RateLimiter(config.signRateEmail, 3600_000, shared('sign-email'));
   const petitionCache = new Map<string, { at: number; petition: Promise<Petition> }>();
   // Postal code → district, per petition; forgotten every minute so other processes see new uploads.
   const districtCache = new Map<string, Promise<{ id: string; name: string } | null>>();
@@ -1098,7 +1100,11 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       await processPendingIntake();
       await counters.flush();
     },
-    close: () => counters.close(),
+    close: () => {
+      ipLimiter.close();
+      emailLimiter.close();
+      return counters.close();
+    },
   };
 }
 

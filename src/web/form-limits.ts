@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { RateLimiter } from '../petitions/index.ts';
+import type { DB } from '../db/index.ts';
+import { RateLimiter } from '../ratelimit/index.ts';
 
 /** Why a public form refused a person for now (the pages say it in the person's language). */
 export type FormLimitReason = 'rate_limited_ip' | 'rate_limited_email';
@@ -15,7 +16,7 @@ export interface FormLimitSettings {
 
 /**
  * Per-IP and per-email limits for a public form that signs people up (an RSVP, joining a group),
- * like signing a petition has. Counted in memory per process. A refusal is logged (the address
+ * like signing a petition has. Counted in memory, shared with the other web processes about once a second. A refusal is logged (the address
  * only as a hash) and thrown as `rate_limited` with the reason and the seconds to wait.
  */
 export class PublicFormLimits {
@@ -24,11 +25,23 @@ export class PublicFormLimits {
   private readonly form: string;
   private readonly log: Logger;
 
-  constructor(form: string, settings: FormLimitSettings, log: Logger) {
+  /** `shared`: count together with the other web processes (the database and the app secret). */
+  constructor(
+    form: string,
+    settings: FormLimitSettings,
+    log: Logger,
+    shared: { db: DB; secret: string } | null = null,
+  ) {
     this.form = form;
     this.log = log;
-    this.byIp = new RateLimiter(settings.perIp, 10 * 60_000);
-    this.byEmail = new RateLimiter(settings.perEmail, 3600_000);
+    const counting = (scope: string) => (shared ? { ...shared, scope: `${form}-${scope}`, log } : null);
+    this.byIp = new RateLimiter(settings.perIp, 10 * 60_000, counting('ip'));
+    this.byEmail = new RateLimiter(settings.perEmail, 3600_000, counting('email'));
+  }
+
+  close(): void {
+    this.byIp.close();
+    this.byEmail.close();
   }
 
   /**

@@ -10,6 +10,7 @@ import * as m0009 from './0009-api-feed.ts';
 import * as m0010 from './0010-security.ts';
 import * as m0011 from './0011-scale.ts';
 import * as m0012 from './0012-signature-intake.ts';
+import * as m0013 from './0013-rate-limits.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0010-security': m0010,
   '0011-scale': m0011,
   '0012-signature-intake': m0012,
+  '0013-rate-limits': m0013,
 };

@@ -1,0 +1,1 @@
+export { RateLimiter, type SharedCounting } from './limiter.ts';
