@@ -258,18 +258,13 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
     async (request, reply) => {
       const petition = await petitions.getPetitionBySlug(request.params.slug);
       const lang = languageFor(petition, request.query.lang, request);
-      const texts = petitions.textsFor(petition, lang);
-      const code = cleanRef(request.query.code);
-      const page = thanksPage({
+      return sendThanks(
         petition,
-        texts,
-        thankYouHtml: texts.thankYouMessage ? renderMarkdown(texts.thankYouMessage) : '',
         lang,
-        status: request.query.status ?? 'signed',
-        shareUrl: shareUrl(petition, code, lang),
-        count: await petitions.publicCountOf(petition),
-      });
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page.value);
+        request.query.status ?? 'signed',
+        cleanRef(request.query.code),
+        reply,
+      );
     },
   );
 
@@ -287,10 +282,8 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
       } catch (error) {
         return confirmFailed(error, petition, lang, reply);
       }
+      if (link.confirmed) return sendThanks(petition, lang, 'already_confirmed', link.referralCode, reply);
       const texts = petitions.textsFor(petition, lang);
-      if (link.confirmed) {
-        return confirmedPage(petition, lang, 'already_confirmed', link.referralCode, reply);
-      }
       const page = confirmPage({ petition, texts, token: request.query.token, lang });
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page.value);
     },
@@ -308,7 +301,7 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
       } catch (error) {
         return confirmFailed(error, petition, lang, reply);
       }
-      return confirmedPage(petition, lang, result.status, result.referralCode, reply);
+      return sendThanks(petition, lang, result.status, result.referralCode, reply);
     },
   );
 
@@ -320,11 +313,12 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
       .send(confirmErrorPage(error.message, petition.row.slug, lang).value);
   }
 
-  async function confirmedPage(
+  /** The thank-you page: after signing, after confirming, or on opening a used confirmation link. */
+  async function sendThanks(
     petition: Petition,
     lang: Language,
-    status: 'confirmed' | 'already_confirmed',
-    referralCode: string,
+    status: Parameters<typeof thanksPage>[0]['status'],
+    referralCode: string | null,
     reply: FastifyReply,
   ) {
     const texts = petitions.textsFor(petition, lang);
