@@ -56,7 +56,7 @@ function dialectSql(dialect: DialectName) {
     /** Rows `i` from `from` to `to` inclusive. */
     series: (from: number, to: number) =>
       pg
-        ? `(select generate_series(${from}, ${to}) as i) s`
+        ? `(select generate_series(${from}::bigint, ${to}::bigint) as i) s`
         : `(with recursive n(i) as (select ${from} union all select i + 1 from n where i < ${to}) select i from n) s`,
     pad: (expr: string, width: number) =>
       pg ? `lpad((${expr})::text, ${width}, '0')` : `printf('%0${width}d', ${expr})`,
@@ -196,7 +196,9 @@ async function generate(db: Kysely<Database>, dialect: DialectName): Promise<{ p
      select ${groupId(`6 + i % ${LOCAL_GROUPS}`)}, ${personId('i * 5')}, 'join', ${d.iso(`${start} + ${d.int(`i * 5 * ${step}`)}`)}
      from ${d.series(from, to)}`,
   ]);
-  await exec(db, 'analyze');
+  // Fresh statistics and, on PostgreSQL, the visibility map index-only scans need (autovacuum's
+  // work on a live database).
+  await exec(db, dialect === 'postgres' ? 'vacuum analyze' : 'analyze');
   return { petitionIds };
 }
 

@@ -160,7 +160,7 @@ export async function runSendScaleOut(options: SendScaleOptions): Promise<boolea
     }
     const [one, many] = rounds as [(typeof rounds)[0], (typeof rounds)[0]];
     console.log(
-      `  ratio ${options.workers} vs 1: ${(many.sent / many.seconds / (one.sent / one.seconds)).toFixed(2)}  (${cpus().length} CPU cores shared by the workers, PostgreSQL and the sink; one mailing is sent by one worker at a time, so more workers help when several mailings go out)`,
+      `  ratio ${options.workers} vs 1: ${(many.sent / many.seconds / (one.sent / one.seconds)).toFixed(2)}  (${cpus().length} CPU cores shared by the workers, PostgreSQL and the sink; a mailing is sent by one worker at a time: its lease; a second worker helps only with several mailings and spare cores)`,
     );
   } finally {
     services.mailings.close();
