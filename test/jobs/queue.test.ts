@@ -87,6 +87,41 @@ describe('job queue', () => {
     expect(runs.map((r) => r.payload.n)).toEqual(['background']);
   });
 
+  it.runIf(process.env.DATABASE_URL)(
+    'moves jobs left in the jobs table into pg-boss when it starts',
+    async () => {
+      runs.length = 0;
+      const now = new Date().toISOString();
+      await t.ctx.db
+        .insertInto('jobs')
+        .values({
+          id: 'left-in-table',
+          queue: 'test.a',
+          payload: JSON.stringify({ n: 'from the table' }),
+          priority: 0,
+          state: 'queued',
+          attempts: 0,
+          max_attempts: 5,
+          run_at: now,
+          locked_until: null,
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      await t.ctx.jobs.start();
+      try {
+        for (let i = 0; i < 100 && runs.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        await t.ctx.jobs.stop();
+      }
+      expect(runs.map((r) => r.payload.n)).toEqual(['from the table']);
+      expect(
+        await t.ctx.db.selectFrom('jobs').select('id').where('id', '=', 'left-in-table').execute(),
+      ).toEqual([]);
+    },
+  );
+
   it('puts pg-boss in the schema a database URL names in its search_path', () => {
     expect(searchPathSchema('postgres://u@h/db?options=-c%20search_path%3Dt_abc')).toBe('t_abc');
     expect(searchPathSchema('postgres://u@h/db')).toBeUndefined();
