@@ -150,15 +150,14 @@ export function startHousekeeping(services: Services): void {
     );
   void run();
   setInterval(run, 3600_000).unref();
-  // Answered signatures whose job died (a crash, a database outage longer than its retries) are
-  // picked up within minutes, not at the next hourly run.
-  setInterval(
-    () =>
-      void services.petitions
-        .requeueStalledIntake()
-        .catch((error: unknown) => services.ctx.log.warn({ err: error }, 'could not requeue signatures')),
-    60_000,
-  ).unref();
+  // Answered signatures whose job died (a crash, a database outage) are picked up within a minute,
+  // and all pending ones at once when a job-running process starts (after a crash, say).
+  const requeue = (olderThanMs?: number) =>
+    void services.petitions
+      .requeueStalledIntake(olderThanMs)
+      .catch((error: unknown) => services.ctx.log.warn({ err: error }, 'could not requeue signatures'));
+  requeue(0);
+  setInterval(() => requeue(), 15_000).unref();
 }
 
 /** Admin home links, one per capability. */

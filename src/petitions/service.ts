@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
-import { isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
+import { isConnectionError, isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { enqueueJob } from '../jobs/index.ts';
 import { tryNormaliseEmail } from '../people/index.ts';
@@ -87,11 +87,11 @@ type IntakePayload = Omit<SignItem, 'petition' | 'signatureId'>;
 
 const INTAKE_QUEUE = 'petitions.intake';
 /**
- * Pending intake older than this is handed to a new job (checked every minute): its job gave up or
- * died with its process. A row still queued in a long backlog may get a second job; that one finds
- * the row processed and does nothing.
+ * Pending intake older than this is handed to a new job (checked every 15 s): its job gave up,
+ * waits out a retry after a database outage, or died with its process. A row still queued in a
+ * backlog may get a second job; whichever job claims it first processes it, the other finds it done.
  */
-const INTAKE_STALLED_MS = 2 * 60_000;
+const INTAKE_STALLED_MS = 30_000;
 
 export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const { db, config, log } = ctx;
@@ -577,6 +577,9 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       countProcessed(await db.transaction().execute((trx) => processIntakeIn(trx, ids, petitions)));
       return;
     } catch (error) {
+      // An unreachable database is no bad row: the job retries the batch later (row by row, each
+      // would wait out the connection timeout in turn).
+      if (isConnectionError(error)) throw error;
       if (ids.length === 1) {
         await store.recordIntakeFailure(db, ids[0]!, error instanceof Error ? error.message : String(error));
         throw error;
@@ -590,6 +593,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       } catch (error) {
         failures++;
         lastError = error;
+        if (isConnectionError(error)) throw error;
         log.error({ err: error, intakeId: id }, 'a signature could not be processed; it stays pending');
       }
     }
@@ -663,8 +667,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   }
 
   /** Housekeeping: pending rows whose job gave up (or was lost) get a new job. */
-  async function requeueStalledIntake(): Promise<number> {
-    const before = new Date(Date.now() - INTAKE_STALLED_MS).toISOString();
+  async function requeueStalledIntake(olderThanMs = INTAKE_STALLED_MS): Promise<number> {
+    const before = new Date(Date.now() - olderThanMs).toISOString();
     const ids = await store.listPendingIntake(db, 10_000, before);
     for (let i = 0; i < ids.length; i += 500) {
       await enqueueJob(db, { queue: INTAKE_QUEUE, payload: { ids: ids.slice(i, i + 500) } });
