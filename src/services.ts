@@ -98,7 +98,7 @@ export function createServices(ctx: AppContext): Services {
   });
   const api = createApiService(ctx, { auth, people, petitions, mailings, events, groups });
   const dashboard = createDashboardService(ctx, { people, petitions, mailings, events, groups });
-  const privacy = createPrivacyService(ctx, { auth, people, petitions, events, groups, mail, mailings });
+  const privacy = createPrivacyService(ctx, { auth, people, petitions, events, groups, mail, mailings, api });
   const services: Services = {
     ctx,
     api,

@@ -7,6 +7,7 @@ import { newId, nowIso } from '../ids.ts';
 import { enqueueJob } from '../jobs/index.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
 import {
+  eraseAddressesIn,
   tryNormaliseEmail,
   type PeopleService,
   type PersonIdSet,
@@ -398,6 +399,53 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
 
   ctx.jobs.register(REQUEST_QUEUE, (payload, job) => processRequest(String(payload.requestId), job.attempts));
 
+  /* ---------- erasure ---------- */
+
+  const mentionsAny = (text: string | null, addresses: readonly string[]) =>
+    text !== null && addresses.some((address) => text.toLowerCase().includes(address));
+
+  /**
+   * Erasure: pending background requests whose body names one of the addresses are rejected with
+   * the reason 'erased' and their body dropped, so their job never merges (re-creates) the person;
+   * a processed request whose reason quotes an address keeps the reason without it. Returns how
+   * many pending requests were rejected.
+   */
+  async function eraseRequestsOfAddresses(executor: Executor, addresses: readonly string[]): Promise<number> {
+    let rejected = 0;
+    const at = nowIso();
+    for (const row of await store.listApiRequestsMentioning(executor, addresses)) {
+      if (row.status === 'pending' && mentionsAny(row.body, addresses)) {
+        if (
+          await store.finishApiRequest(executor, row.id, {
+            status: 'rejected',
+            resultId: null,
+            error: 'erased',
+            at,
+          })
+        )
+          rejected++;
+      } else if (row.error !== null && mentionsAny(row.error, addresses)) {
+        await store.updateApiRequestError(
+          executor,
+          row.id,
+          eraseAddressesIn(row.error, addresses, '[erased]'),
+        );
+      }
+    }
+    return rejected;
+  }
+
+  /** Background requests naming one of the addresses that are still waiting (with their body): data export. */
+  async function pendingRequestsOfAddresses(addresses: readonly string[]) {
+    return (await store.listApiRequestsMentioning(db, addresses))
+      .filter((row) => row.status === 'pending' && mentionsAny(row.body, addresses))
+      .map((row) => ({
+        kind: row.kind,
+        receivedAt: row.created_at,
+        body: JSON.parse(row.body ?? 'null') as unknown,
+      }));
+  }
+
   /** Deletes processed background requests and finished webhook deliveries older than their keep times. */
   async function purgeProcessed(now = Date.now()): Promise<void> {
     await store.deleteProcessedApiRequestsBefore(db, new Date(now - REQUEST_KEEP_MS).toISOString());
@@ -418,6 +466,8 @@ export function createApiService(ctx: AppContext, deps: ApiDeps) {
     queueAttendance,
     processRequest,
     purgeProcessed,
+    eraseRequestsOfAddresses,
+    pendingRequestsOfAddresses,
     webhooks,
   };
 }

@@ -71,6 +71,34 @@ export async function finishApiRequest(
   return Number(result.numUpdatedRows) > 0;
 }
 
+/**
+ * Background requests mentioning one of the (lower-case) texts: a pending body, or the reason a
+ * processed one was rejected. Matched without regard to case; a scan of a table kept a week.
+ */
+export function listApiRequestsMentioning(
+  db: Executor,
+  needles: readonly string[],
+): Promise<Array<Pick<ApiRequestRow, 'id' | 'kind' | 'status' | 'body' | 'error' | 'created_at'>>> {
+  if (needles.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('api_requests')
+    .select(['id', 'kind', 'status', 'body', 'error', 'created_at'])
+    .where((eb) =>
+      eb.or(
+        needles.flatMap((needle) => [
+          eb(eb.fn<string>('lower', ['body']), 'like', `%${needle}%`),
+          eb(eb.fn<string>('lower', ['error']), 'like', `%${needle}%`),
+        ]),
+      ),
+    )
+    .orderBy('id')
+    .execute();
+}
+
+export async function updateApiRequestError(db: Executor, id: string, error: string): Promise<void> {
+  await db.updateTable('api_requests').set({ error }).where('id', '=', id).execute();
+}
+
 export async function deleteProcessedApiRequestsBefore(db: Executor, before: string): Promise<number> {
   const result = await db
     .deleteFrom('api_requests')
@@ -147,6 +175,39 @@ export async function deleteFinishedDeliveriesBefore(db: Executor, before: strin
     .where('updated_at', '<', before)
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/**
+ * Deliveries whose payload or event key mentions one of the (lower-case) texts (a person's
+ * identifier, link or address), matched without regard to case. A scan of the deliveries log
+ * (finished ones are kept 30 days): erasures are rare.
+ */
+export function listDeliveriesMentioning(
+  db: Executor,
+  needles: readonly string[],
+): Promise<WebhookDeliveryRow[]> {
+  if (needles.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where((eb) =>
+      eb.or(
+        needles.flatMap((needle) => [
+          eb(eb.fn<string>('lower', ['payload']), 'like', `%${needle}%`),
+          eb(eb.fn<string>('lower', ['event_key']), 'like', `%${needle}%`),
+        ]),
+      ),
+    )
+    .orderBy('id')
+    .execute();
+}
+
+export async function updateDeliveryPayload(
+  db: Executor,
+  id: string,
+  values: { payload: string; event_key: string },
+): Promise<void> {
+  await db.updateTable('webhook_deliveries').set(values).where('id', '=', id).execute();
 }
 
 export function findDelivery(db: Executor, id: string): Promise<WebhookDeliveryRow | undefined> {

@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../context.ts';
-import type { UserRow } from '../db/index.ts';
+import type { Executor, UserRow } from '../db/index.ts';
 import { isUniqueViolation } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
@@ -614,12 +614,33 @@ export function createAuthService(ctx: AppContext) {
     return store.listAuditEntries(db, { ...filter, limit: filter.limit ?? 100 });
   }
 
+  /**
+   * Erasure: rewrites the details of audit entries that mention one of `needles` (lower-case; e.g. an
+   * address typed into the people search) with `redact`. The entries stay: who looked when is the point.
+   */
+  async function redactAuditDetails(
+    executor: Executor,
+    needles: readonly string[],
+    redact: (details: string) => string,
+  ): Promise<number> {
+    let changed = 0;
+    for (const row of await store.listAuditDetailsMentioning(executor, needles)) {
+      if (row.details === null) continue;
+      const details = redact(row.details);
+      if (details === row.details) continue;
+      await store.updateAuditDetails(executor, row.id, details);
+      changed++;
+    }
+    return changed;
+  }
+
   async function purgeExpiredSessions(): Promise<void> {
     await store.deleteExpiredSessions(db, nowIso());
   }
 
   return {
     audit,
+    redactAuditDetails,
     createUser,
     signIn,
     completeSecondFactor,

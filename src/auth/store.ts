@@ -110,6 +110,25 @@ export async function listAuditEntries(
   return query.execute();
 }
 
+/** Audit entries whose details mention one of the (lower-case) texts, matched without regard to case. */
+export function listAuditDetailsMentioning(
+  db: Executor,
+  needles: readonly string[],
+): Promise<Array<{ id: string; details: string | null }>> {
+  if (needles.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('audit_log')
+    .select(['id', 'details'])
+    .where((eb) =>
+      eb.or(needles.map((needle) => eb(eb.fn<string>('lower', ['details']), 'like', `%${needle}%`))),
+    )
+    .execute();
+}
+
+export async function updateAuditDetails(db: Executor, id: string, details: string): Promise<void> {
+  await db.updateTable('audit_log').set({ details }).where('id', '=', id).execute();
+}
+
 export async function insertRecoveryCodes(
   db: Executor,
   rows: Insertable<RecoveryCodesTable>[],

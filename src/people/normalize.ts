@@ -64,3 +64,17 @@ export function cleanNames(names: readonly string[] | undefined): string[] {
   }
   return [...out];
 }
+
+/**
+ * Erasure: `text` with every occurrence of the (normalised) addresses replaced, whatever their
+ * case. Safe inside JSON text: a valid address has no quote or backslash to escape.
+ */
+export function eraseAddressesIn(text: string, addresses: readonly string[], replacement: string): string {
+  let result = text;
+  for (const address of addresses) {
+    if (!address) continue;
+    const pattern = new RegExp(address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
+    result = result.replace(pattern, () => replacement);
+  }
+  return result;
+}

@@ -352,7 +352,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       petitionId,
       reason,
       ip: meta.ip,
-      emailHash: email ? createHash('sha256').update(email).digest('hex').slice(0, 32) : null,
+      emailHash: email ? rejectionEmailHash(email) : null,
       userAgent: meta.userAgent?.slice(0, 300) ?? null,
       at: nowIso(),
     });
@@ -1072,6 +1072,28 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       await store.deleteIntakeOfPerson(executor, personId);
       await store.anonymiseSignaturesOfPerson(executor, personId);
     },
+    /**
+     * Erasure of signings not processed yet (pending intake keeps what was typed): they are deleted,
+     * so they never become signatures (nor count). Rejected attempts lose the hash of the address.
+     */
+    eraseSigningsOfAddresses: async (executor: Executor, addresses: readonly string[]) => {
+      const deleted = await store.deletePendingIntakeByEmailKeys(executor, addresses.map(emailKey));
+      await store.clearRejectionEmailHashes(executor, addresses.map(rejectionEmailHash));
+      return deleted;
+    },
+    /** What the intake still holds of signings by these addresses that are not processed yet (data export). */
+    pendingSigningsOfAddresses: async (addresses: readonly string[]) =>
+      (await store.listPendingIntakeByEmailKeys(db, addresses.map(emailKey))).map((row) => {
+        const payload = JSON.parse(row.payload ?? '{}') as Partial<IntakePayload>;
+        return {
+          petitionId: row.petition_id,
+          receivedAt: row.created_at,
+          fields: payload.fields ?? null,
+          language: payload.language ?? null,
+          source: payload.source ?? null,
+          meta: payload.meta ?? null,
+        };
+      }),
     findSignatureByReferralCode: (code: string) =>
       referralCodePattern.test(code)
         ? store.findSignatureByReferralCode(db, code)
@@ -1121,6 +1143,11 @@ function minutes(seconds: number, language: Language): string {
 function normalisePostal(value: string | null | undefined): string | null {
   const text = (value ?? '').trim().toUpperCase().replace(/\s+/g, ' ');
   return text ? text.slice(0, 20) : null;
+}
+
+/** What a rejected signing attempt keeps of the address (to see one address retried many times). */
+function rejectionEmailHash(email: string): string {
+  return createHash('sha256').update(email).digest('hex').slice(0, 32);
 }
 
 /** The intake's uniqueness key: derived from the address, so processed rows keep no email. */

@@ -887,3 +887,43 @@ export async function deleteIntakeOfPerson(db: Executor, personId: string): Prom
     )
     .execute();
 }
+
+/** Pending (not yet processed) intake rows of these email keys: what a person typed, for their data export. */
+export function listPendingIntakeByEmailKeys(
+  db: Executor,
+  emailKeys: readonly string[],
+): Promise<Array<Pick<IntakeRow, 'id' | 'petition_id' | 'payload' | 'created_at'>>> {
+  if (emailKeys.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('signature_intake')
+    .select(['id', 'petition_id', 'payload', 'created_at'])
+    .where('status', '=', 'pending')
+    .where('email_key', 'in', [...emailKeys])
+    .orderBy('created_at')
+    .execute();
+}
+
+/** Erasure: deletes pending intake rows of these email keys (their job then finds nothing to do). */
+export async function deletePendingIntakeByEmailKeys(
+  db: Executor,
+  emailKeys: readonly string[],
+): Promise<number> {
+  if (emailKeys.length === 0) return 0;
+  const result = await db
+    .deleteFrom('signature_intake')
+    .where('status', '=', 'pending')
+    .where('email_key', 'in', [...emailKeys])
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Erasure: rejected signing attempts stay counted, without the hash of the address they used. */
+export async function clearRejectionEmailHashes(db: Executor, hashes: readonly string[]): Promise<number> {
+  if (hashes.length === 0) return 0;
+  const result = await db
+    .updateTable('signing_rejections')
+    .set({ email_hash: null })
+    .where('email_hash', 'in', [...hashes])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

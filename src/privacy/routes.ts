@@ -56,9 +56,11 @@ export async function privacyPlugin(instance: FastifyInstance, options: PrivacyP
             <p>
               Erasing removes their names, addresses, phone numbers, tags, lists, consents and history, and
               replaces their email addresses with placeholders, also in the records of mailings and emails
-              sent to them (and in the local outbox). Their signatures, RSVPs and mail stay counted, without
-              their details. An address on the suppression list (bounced or complained) stays there so that it
-              is never mailed again. This cannot be undone.
+              sent to them (and in the local outbox) and in the webhook messages about them. Their signatures,
+              RSVPs and mail stay counted, without their details. Signatures and API requests received but not
+              processed yet are dropped, and their address is erased from the audit log, import results and
+              rejection logs (the entries stay). An address on the suppression list (bounced or complained)
+              stays there so that it is never mailed again. This cannot be undone.
             </p>
             <form method="post" action="/admin/people/${id}/erase">
               ${csrfField(user.csrfToken)}

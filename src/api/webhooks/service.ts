@@ -8,7 +8,8 @@ import { AppError } from '../../errors.ts';
 import { newId, nowIso } from '../../ids.ts';
 import { enqueueJob } from '../../jobs/index.ts';
 import type { MailingsService } from '../../mail/mailings/index.ts';
-import type { PeopleService } from '../../people/index.ts';
+import type { Executor } from '../../db/index.ts';
+import { eraseAddressesIn, type PeopleService } from '../../people/index.ts';
 import type { PetitionService, SignatureRow } from '../../petitions/index.ts';
 import { Urls } from '../hal.ts';
 import { messageToOsdi, personToOsdi, signatureToOsdi } from '../osdi.ts';
@@ -141,6 +142,40 @@ function parseEvents(text: string): WebhookEvent[] {
   return [];
 }
 
+/** OSDI fields that carry a person's data, and what they become in an erased delivery payload. */
+const erasedFields: Readonly<Record<string, unknown>> = {
+  given_name: null,
+  family_name: null,
+  languages_spoken: [],
+  email_addresses: [],
+  postal_addresses: [],
+  phone_numbers: [],
+  custom_fields: {},
+  comments: null,
+};
+
+/** A delivery payload without a person's data: identifiers, links, event and times stay. */
+function erasePayload(payload: string, addresses: readonly string[], placeholder: string): string {
+  const blank = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(blank);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => [
+        key,
+        Object.hasOwn(erasedFields, key) ? erasedFields[key] : blank(v),
+      ]),
+    );
+  };
+  let text = payload;
+  try {
+    text = JSON.stringify(blank(JSON.parse(payload)));
+  } catch {
+    // not JSON (never written so): the addresses are still replaced below
+  }
+  // What else quotes an address (person.unsubscribed's email_address) gets the placeholder.
+  return eraseAddressesIn(text, addresses, placeholder);
+}
+
 export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
   const { db, config, log } = ctx;
   const urls = new Urls(config.publicUrl);
@@ -221,6 +256,65 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
 
   const listDeliveries = (webhookId: string, limit = 100): Promise<WebhookDeliveryRow[]> =>
     store.listDeliveries(db, webhookId, limit);
+
+  /* ---------- erasure ---------- */
+
+  /** What a person's identifier, link or addresses look like in a delivery (lower-case, for a scan). */
+  const needlesOf = (personId: string, addresses: readonly string[]) => [
+    `undersign:${personId}`.toLowerCase(),
+    `/people/${personId}`.toLowerCase(),
+    ...addresses,
+  ];
+
+  /** Whether this delivery's payload or key names the person (the scan also matches near misses). */
+  function concerns(row: WebhookDeliveryRow, needles: readonly string[]): boolean {
+    const text = `${row.payload}\n${row.event_key}`.toLowerCase();
+    return needles.some((needle) => text.includes(needle));
+  }
+
+  /**
+   * Erasure: deliveries that concern the person (their identifier, a link to them, or one of their
+   * addresses) keep their rows, status and times, without the person's data in the payload; an
+   * address in an event key (person.unsubscribed) becomes `erased:<delivery id>` (still unique).
+   * Pending deliveries are blanked the same way and still sent: the receiver learns that a person
+   * or signature changed (its counts stay right) and never gets the erased data. Returns how many
+   * deliveries changed.
+   */
+  async function eraseFromDeliveries(
+    executor: Executor,
+    person: { id: string; addresses: readonly string[]; placeholder: string },
+  ): Promise<number> {
+    const needles = needlesOf(person.id, person.addresses);
+    let changed = 0;
+    for (const row of await store.listDeliveriesMentioning(executor, needles)) {
+      if (!concerns(row, needles)) continue;
+      await store.updateDeliveryPayload(executor, row.id, {
+        payload: erasePayload(row.payload, person.addresses, person.placeholder),
+        event_key: eraseAddressesIn(row.event_key, person.addresses, `erased:${row.id}`),
+      });
+      changed++;
+    }
+    return changed;
+  }
+
+  /** The deliveries that concern a person, and where they were (or will be) sent: data export. */
+  async function deliveriesConcerning(personId: string, addresses: readonly string[]) {
+    const needles = needlesOf(personId, addresses);
+    const rows = (await store.listDeliveriesMentioning(db, needles)).filter((row) => concerns(row, needles));
+    const hooks = new Map((await store.listWebhooks(db)).map((hook) => [hook.id, hook.url]));
+    return rows.map((row) => {
+      const url = hooks.get(row.webhook_id);
+      return {
+        event: row.event,
+        status: row.status,
+        // The receiver's origin only: a webhook path often holds a secret token.
+        sentTo: url ? new URL(url).origin : null,
+        createdAt: row.created_at,
+        deliveredAt: row.delivered_at,
+        payload: JSON.parse(row.payload) as unknown,
+      };
+    });
+  }
 
   /* ---------- the change feed ---------- */
 
@@ -520,6 +614,8 @@ export function createWebhookService(ctx: AppContext, deps: WebhookDeps) {
     listWebhooks,
     disableWebhook,
     listDeliveries,
+    eraseFromDeliveries,
+    deliveriesConcerning,
     scanChanges,
     deliver,
     startScanner,

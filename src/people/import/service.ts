@@ -7,7 +7,7 @@ import type { ImportRow } from '../../db/index.ts';
 import { AppError } from '../../errors.ts';
 import { newId, nowIso } from '../../ids.ts';
 import { enqueueJob } from '../../jobs/index.ts';
-import { cleanNames, tryNormaliseEmail } from '../normalize.ts';
+import { cleanNames, eraseAddressesIn, tryNormaliseEmail } from '../normalize.ts';
 import type { PersonInput, MergeResult } from '../types.ts';
 import type { Executor } from '../../db/index.ts';
 import { hasEmailColumn, recordToInput, resolveMapping, type ResolvedMapping } from './mapping.ts';
@@ -79,11 +79,30 @@ export interface ImportService {
   uploadsDir: string;
   /** Database settings for a process that does nothing but import (the CLI); not for the server. */
   useBulkImportSettings(): Promise<void>;
+  /**
+   * Erasure: replaces the addresses wherever an import's results quote them (row errors such as
+   * '"x" is not a valid email address', a message naming a first row that was data, the mapping);
+   * returns how many imports changed. Raw CSV lines are not kept, only line numbers.
+   */
+  eraseAddresses(executor: Executor, addresses: readonly string[], replacement: string): Promise<number>;
 }
 
 interface StoredMapping {
   options: { subscribe: boolean; customFields: boolean; mapping: Record<string, string> };
   resolved: ResolvedMapping | null;
+}
+
+const NO_EMAIL_COLUMN = 'No email column was found in the first row';
+const NAME_EMAIL_COLUMN = 'Name a column "email" or map one to email.';
+
+/**
+ * A message that quotes an address loses it; one that quotes the file's first row (data, not a
+ * header) loses the whole row, since the rest of it (names, phone) is the same person's.
+ */
+function eraseFromMessage(message: string, addresses: readonly string[], replacement: string): string {
+  const erased = eraseAddressesIn(message, addresses, replacement);
+  if (erased === message || !message.startsWith(NO_EMAIL_COLUMN)) return erased;
+  return `${NO_EMAIL_COLUMN} (${replacement}). ${NAME_EMAIL_COLUMN}`;
 }
 
 function parseJson<T>(text: string, fallback: T): T {
@@ -340,11 +359,7 @@ export function createImportService(ctx: AppContext, people: MergesPeople): Impo
           mapping = resolveMapping(header, stored.options.mapping, stored.options.customFields);
           if (!hasEmailColumn(mapping)) {
             const names = header.map((h) => `"${h.trim()}"`).join(', ');
-            await finish(
-              id,
-              'failed',
-              `No email column was found in the first row (${names.slice(0, 500)}). Name a column "email" or map one to email.`,
-            );
+            await finish(id, 'failed', `${NO_EMAIL_COLUMN} (${names.slice(0, 500)}). ${NAME_EMAIL_COLUMN}`);
             return getImport(id);
           }
           await store.updateImport(db, id, {
@@ -430,6 +445,18 @@ export function createImportService(ctx: AppContext, people: MergesPeople): Impo
     uploadsDir,
     async useBulkImportSettings() {
       if (ctx.dialect === 'sqlite') await store.useBulkImportSettings(db);
+    },
+    async eraseAddresses(executor, addresses, replacement) {
+      let changed = 0;
+      for (const row of await store.listImportsMentioning(executor, addresses)) {
+        await store.updateImportTexts(executor, row.id, {
+          errors: eraseAddressesIn(row.errors, addresses, replacement),
+          message: row.message === null ? null : eraseFromMessage(row.message, addresses, replacement),
+          mapping: eraseAddressesIn(row.mapping, addresses, replacement),
+        });
+        changed++;
+      }
+      return changed;
     },
     async createImport(input) {
       const values = await newImportValues(input);

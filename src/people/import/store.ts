@@ -68,6 +68,39 @@ export async function updateImport(db: Executor, id: string, values: ImportProgr
 }
 
 /**
+ * Imports whose row errors, message or column mapping mention one of the (lower-case) texts:
+ * erasure. A scan of the imports table (one row per import, so small), matched without regard to case.
+ */
+export function listImportsMentioning(
+  db: Executor,
+  needles: readonly string[],
+): Promise<Array<Pick<ImportRow, 'id' | 'errors' | 'message' | 'mapping'>>> {
+  if (needles.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('imports')
+    .select(['id', 'errors', 'message', 'mapping'])
+    .where((eb) =>
+      eb.or(
+        needles.flatMap((needle) => [
+          eb(eb.fn<string>('lower', ['errors']), 'like', `%${needle}%`),
+          eb(eb.fn<string>('lower', ['message']), 'like', `%${needle}%`),
+          eb(eb.fn<string>('lower', ['mapping']), 'like', `%${needle}%`),
+        ]),
+      ),
+    )
+    .orderBy('id')
+    .execute();
+}
+
+export async function updateImportTexts(
+  db: Executor,
+  id: string,
+  values: { errors: string; message: string | null; mapping: string },
+): Promise<void> {
+  await db.updateTable('imports').set(values).where('id', '=', id).execute();
+}
+
+/**
  * SQLite settings for a process that only imports (the CLI): a 16 MB page cache instead of 64 MB
  * (random index pages miss either way: same CPU at 300k rows, ~55 MB less memory) and a 64 MB
  * write-ahead log between checkpoints, so pages rewritten by consecutive batches are copied once.
