@@ -85,8 +85,10 @@ export function createPrivacyService(ctx: AppContext, deps: PrivacyDeps) {
     const addresses = person.emails.map((e) => e.address.toLowerCase());
     const placeholder = `erased-${personId}@erased.invalid`;
     const erased = await ctx.db.transaction().execute(async (trx) => {
-      await deps.petitions.anonymiseSignaturesOfPerson(trx, personId);
+      // Pending signings first: on PostgreSQL one being processed right now holds its row, so this
+      // waits for it, and the signature it made is then anonymised with the others.
       const pendingSignings = await deps.petitions.eraseSigningsOfAddresses(trx, addresses);
+      await deps.petitions.anonymiseSignaturesOfPerson(trx, personId);
       await deps.events.anonymisePerson(trx, personId, placeholder);
       await deps.mail.anonymiseMailOfPerson(trx, personId, addresses, placeholder);
       await deps.mailings?.anonymiseRecipient(trx, personId, addresses, placeholder);
