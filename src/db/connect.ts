@@ -9,6 +9,7 @@ import {
 } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import type { Database, DB } from './database.ts';
 
@@ -108,8 +109,61 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   database.pragma('busy_timeout = 10000');
   database.pragma('foreign_keys = ON');
   database.pragma('cache_size = -65536');
+  // A log that grew in a surge is cut back to 64 MB once it starts over.
+  database.pragma('journal_size_limit = 67108864');
+  const checkpointer = await startCheckpointer(database, options.sqliteFile);
   const db = new Kysely<Database>({
     dialect: new ImmediateSqliteDialect({ database: cachingStatements(database) }),
   });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    close: async () => {
+      await checkpointer.stop();
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * Moves SQLite's checkpoints off the main thread (see checkpointer.ts). Should the worker not start
+ * or die, SQLite's automatic checkpoint takes over again, so the log never grows without bound.
+ */
+async function startCheckpointer(
+  database: Sqlite.Database,
+  file: string,
+  intervalMs = 200,
+): Promise<{ stop(): Promise<void> }> {
+  const automatic = () => database.open && database.pragma('wal_autocheckpoint = 1000');
+  const worker = new Worker(new URL('./checkpointer.ts', import.meta.url), {
+    workerData: { file, intervalMs },
+  });
+  worker.unref();
+  const started = await new Promise<boolean>((resolve) => {
+    worker.once('message', () => resolve(true));
+    worker.once('error', () => resolve(false));
+    worker.once('exit', () => resolve(false));
+  });
+  if (!started) {
+    automatic();
+    return { stop: async () => {} };
+  }
+  database.pragma('wal_autocheckpoint = 0');
+  let stopping = false;
+  worker.once('exit', () => {
+    if (!stopping) automatic();
+  });
+  worker.on('error', () => undefined);
+  return {
+    async stop() {
+      stopping = true;
+      const stopped = new Promise<void>((resolve) => {
+        worker.once('message', () => resolve());
+        worker.once('exit', () => resolve());
+      });
+      worker.postMessage('stop');
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      await worker.terminate();
+    },
+  };
 }
