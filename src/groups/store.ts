@@ -90,14 +90,16 @@ export function memberIdsSubquery(
     .selectFrom('group_members')
     .select('group_members.person_id')
     .where('group_members.group_id', 'in', groupIds.length ? [...groupIds] : ['']);
-  for (const match of ruleMatches) query = query.union(match);
+  // UNION ALL: a person may come twice (a member who also signed); every use reads it with IN,
+  // EXISTS or a distinct count. UNION made SQLite sort all signatures by person to merge them.
+  for (const match of ruleMatches) query = query.unionAll(match);
   return query;
 }
 
 export async function countPersonIds(db: Executor, ids: PersonIdSubquery): Promise<number> {
   const row = await db
     .selectFrom(ids.as('members'))
-    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .select((eb) => eb.fn.count<number>('members.person_id').distinct().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
