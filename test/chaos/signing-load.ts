@@ -145,3 +145,22 @@ export async function signaturesOf(db: ChaosDatabase, petitionId: string): Promi
   }
   return counts;
 }
+
+/**
+ * The petition's signatures once every token in `expected` shows (signing answers before the
+ * intake is processed by a job), or as they are when `timeoutMs` runs out.
+ */
+export async function signaturesOnceProcessed(
+  db: ChaosDatabase,
+  petitionId: string,
+  expected: readonly string[],
+  timeoutMs = 30_000,
+): Promise<{ names: Map<string, number>; waitedMs: number }> {
+  const started = Date.now();
+  let names = await signaturesOf(db, petitionId);
+  while (expected.some((token) => !names.has(token)) && Date.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    names = await signaturesOf(db, petitionId);
+  }
+  return { names, waitedMs: Date.now() - started };
+}
