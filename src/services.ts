@@ -210,6 +210,7 @@ export async function registerPlugins(
     petitions: services.petitions,
     mailings: services.mailings,
     events: services.events,
+    privacy: services.privacy,
   });
   await app.register(eventsPlugin, {
     ctx,

@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
 import type { PeopleService, PersonIdSet } from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
+import type { PrivacyService } from '../privacy/index.ts';
 import { apiAdminRoutes } from './admin.ts';
 import { docsPage } from './docs.ts';
 import { API_PREFIX, curies, Links, Urls } from './hal.ts';
@@ -38,6 +39,8 @@ export interface ApiPluginOptions {
   petitions: PetitionService;
   mailings: MailingsService;
   events: EventsService;
+  /** A person's data export and erasure (GET /people/{id}/export, DELETE /people/{id}). */
+  privacy: PrivacyService;
 }
 
 function keyFrom(request: FastifyRequest): string | undefined {
@@ -75,6 +78,7 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
     people: options.people,
     petitions: options.petitions,
     mailings: options.mailings,
+    privacy: options.privacy,
     urls,
   };
 
@@ -96,10 +100,20 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
     },
   });
 
-  // The OpenAPI document says what the routes really answer: HAL+JSON.
+  // The OpenAPI document says what the routes really answer: HAL+JSON, unless a route says otherwise.
   app.addHook('onRoute', (route) => {
     if (route.schema && !route.schema.hide)
-      route.schema = { ...route.schema, produces: ['application/hal+json'] };
+      route.schema = { ...route.schema, produces: route.schema.produces ?? ['application/hal+json'] };
+  });
+  // Clients that send Content-Type: application/json on every request, a body-less DELETE too, are not refused.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (request.method === 'DELETE' && body === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, String(body), done);
   });
   app.decorateRequest('apiKey', null);
   app.decorateRequest('apiScope', null);

@@ -1,2 +1,2 @@
-export { createPrivacyService, type PrivacyService } from './service.ts';
+export { createPrivacyService, type PrivacyActor, type PrivacyService } from './service.ts';
 export { privacyPlugin } from './routes.ts';

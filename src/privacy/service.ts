@@ -1,6 +1,7 @@
 import type { ApiService } from '../api/index.ts';
 import type { AuthService } from '../auth/index.ts';
 import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
 import type { EventsService } from '../events/index.ts';
 import type { GroupsService } from '../groups/index.ts';
 import type { MailService } from '../mail/index.ts';
@@ -24,13 +25,33 @@ export interface PrivacyDeps {
 /** What replaces an address quoted in free text (audit details, import results, API reasons). */
 const ERASED_TEXT = '[erased]';
 
+/** Who exports or erases: a signed-in user (admin pages), or an API key (OSDI API). */
+export type PrivacyActor = PeopleViewer | { apiKey: { id: string; name: string; groupId: string | null } };
+
+/** The viewer whose access applies, and what the audit rows add to say who acted. */
+function actorOf(actor: PrivacyActor): { viewer: PeopleViewer; audit: Record<string, unknown> } {
+  if (!('apiKey' in actor)) return { viewer: actor, audit: {} };
+  const key = actor.apiKey;
+  // A key limited to a group reads only its group's people; an export or an erasure reaches the
+  // person's signatures, RSVPs and mail in every group, so such a key is refused here too.
+  if (key.groupId) {
+    throw new AppError('forbidden', "A key limited to a group cannot export or erase a person's data.");
+  }
+  // An organisation-wide key reaches everyone, as an admin does; audit rows name the key, not a user.
+  return {
+    viewer: { id: `api_key:${key.id}`, role: 'admin' },
+    audit: { apiKeyId: key.id, apiKeyName: key.name },
+  };
+}
+
 /**
  * A person's right to see and erase their data: one JSON document gathered from every capability,
  * and an erasure that anonymises (rows stay, so signature, RSVP and member counts stay right).
  * Both are audited with who did them.
  */
 export function createPrivacyService(ctx: AppContext, deps: PrivacyDeps) {
-  async function exportPersonData(personId: string, viewer: PeopleViewer) {
+  async function exportPersonData(personId: string, actor: PrivacyActor) {
+    const { viewer, audit } = actorOf(actor);
     // getPerson with the viewer applies their access scope (not found outside it) and audits the view.
     const person = await deps.people.getPerson(personId, viewer);
     const addresses = person.emails.map((e) => e.address.toLowerCase());
@@ -48,6 +69,7 @@ export function createPrivacyService(ctx: AppContext, deps: PrivacyDeps) {
       action: 'person.data_export',
       subjectType: 'person',
       subjectId: personId,
+      ...(Object.keys(audit).length > 0 ? { details: audit } : {}),
     });
     return {
       exportedAt: new Date().toISOString(),
@@ -80,7 +102,8 @@ export function createPrivacyService(ctx: AppContext, deps: PrivacyDeps) {
    * pending signings are deleted, pending background API requests rejected ('erased'). Suppressions
    * keep the address so that it is never mailed again. One transaction: all of it, or nothing.
    */
-  async function erasePerson(personId: string, viewer: PeopleViewer): Promise<void> {
+  async function erasePerson(personId: string, actor: PrivacyActor): Promise<void> {
+    const { viewer, audit } = actorOf(actor);
     const person = await deps.people.getPerson(personId, viewer);
     const addresses = person.emails.map((e) => e.address.toLowerCase());
     const placeholder = `erased-${personId}@erased.invalid`;
@@ -107,7 +130,7 @@ export function createPrivacyService(ctx: AppContext, deps: PrivacyDeps) {
       action: 'person.erase',
       subjectType: 'person',
       subjectId: personId,
-      details: erased,
+      details: { ...erased, ...audit },
     });
   }
 

@@ -3,6 +3,7 @@ import type { AppContext } from '../../context.ts';
 import type { MailingsService } from '../../mail/mailings/index.ts';
 import type { PeopleService } from '../../people/index.ts';
 import type { PetitionService } from '../../petitions/index.ts';
+import type { PrivacyService } from '../../privacy/index.ts';
 import { HAL_TYPE, type Urls } from '../hal.ts';
 import type { ApiService } from '../service.ts';
 
@@ -13,6 +14,7 @@ export interface ApiRouteOptions {
   people: PeopleService;
   petitions: PetitionService;
   mailings: MailingsService;
+  privacy: PrivacyService;
   urls: Urls;
 }
 

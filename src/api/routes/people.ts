@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
 import type { PersonIdSet } from '../../people/index.ts';
 import {
@@ -21,8 +21,42 @@ const BackgroundQuery = Type.Object({
 });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody };
 
+const items = (description: string) => Type.Array(Type.Unknown(), { description });
+/** The admin's JSON export (/admin/people/{id}/data.json), key for key: the privacy service makes both. */
+const PersonDataExport = Type.Object(
+  {
+    exportedAt: Type.String({ format: 'date-time', description: 'When this document was made (UTC).' }),
+    person: Type.Unknown({
+      description:
+        'Their record: id, names, language, source, created and updated times, email addresses (with status), ' +
+        'postal addresses, phone numbers, tags, lists, consents, custom fields and activity (newest 500).',
+    }),
+    signatures: items(
+      'Petitions signed: petition, time, name and postal code given, comment, source, confirmation.',
+    ),
+    pendingSignatures: items('Signings received but not processed yet, as they were typed.'),
+    rsvps: items('Event RSVPs.'),
+    groups: items('Groups they belong to.'),
+    emailsSent: items(
+      'Transactional emails sent to them: kind, to, subject, status, created and sent times.',
+    ),
+    pendingApiRequests: items('Background API requests naming one of their addresses, not processed yet.'),
+    webhookDeliveries: items(
+      "Webhook messages about them: event, status, times, the receiver's origin (never its path) and the payload.",
+    ),
+  },
+  { description: 'Everything held on one person.' },
+);
+const Notice = Type.Object({ notice: Type.String() });
+
+/** The key a request was authenticated with (every route here has one; the plugin refuses others). */
+function keyOf(request: FastifyRequest) {
+  if (!request.apiKey) throw new AppError('unauthorized', 'Send your API key in the OSDI-API-Token header.');
+  return request.apiKey;
+}
+
 export async function peopleApiRoutes(app: FastifyInstance, options: ApiRouteOptions): Promise<void> {
-  const { api, people, urls, ctx } = options;
+  const { api, people, privacy, urls, ctx } = options;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const max = ctx.config.apiMaxPerPage;
 
@@ -166,6 +200,52 @@ export async function peopleApiRoutes(app: FastifyInstance, options: ApiRouteOpt
         }
       });
       return hal(reply).send(await osdiPerson(record.id));
+    },
+  );
+
+  // A read key is enough: an export only reads, and a read key already reads every person's record,
+  // signatures and RSVPs through the collections; each export is audited with the key. Keys limited
+  // to a group are refused (the plugin, and the privacy service again): the export reaches beyond it.
+  r.get(
+    '/people/:id/export',
+    {
+      schema: {
+        summary: "Export a person's data",
+        description:
+          "The JSON document an admin downloads from the person's privacy page: everything held on the person " +
+          '(plain JSON, not HAL). Audited with the key. Not for keys limited to a group (403).',
+        tags: ['people'],
+        params: IdParams,
+        produces: ['application/json'],
+        response: { 200: PersonDataExport, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const data = await privacy.exportPersonData(request.params.id, { apiKey: keyOf(request) });
+      return reply.type('application/json; charset=utf-8').send(data);
+    },
+  );
+
+  r.delete(
+    '/people/:id',
+    {
+      schema: {
+        summary: 'Erase a person',
+        description:
+          'Anonymises the person as an admin erasure does: names, addresses, phones, tags, lists, consents and ' +
+          'history are removed and email addresses replaced by placeholders, also in mail, RSVP and webhook ' +
+          'records; the person, signatures and RSVPs stay (without their details) so every count stays right. ' +
+          'Signings and background requests not processed yet are dropped. Needs a write key (not one limited ' +
+          'to a group); audited with the key. The anonymised person stays (GET still answers, without data), so ' +
+          'erasing again answers 200 again (and is audited again); an id that never existed answers 404.',
+        tags: ['people'],
+        params: IdParams,
+        response: { 200: Notice, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await privacy.erasePerson(request.params.id, { apiKey: keyOf(request) });
+      return hal(reply).send({ notice: "The person's personal data was erased." });
     },
   );
 }
