@@ -148,6 +148,8 @@ async function real(
       rounds.push({ baseline, signing });
     }
     // Every "signed" answer is a committed intake row; the job then makes people and signatures.
+    // Requests autocannon cut off may still be committing: let them land before counting.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const intake = await services.petitions.countIntake();
     const started = performance.now();
     await services.petitions.flushPending();

@@ -3,7 +3,7 @@ import type { Logger } from '../log.ts';
 import { PgBossJobQueue } from './pg-boss.ts';
 import type { JobQueue, NewJob } from './queue.ts';
 import { JobRunner } from './runner.ts';
-import { insertJob } from './store.ts';
+import { insertJob, insertJobs } from './store.ts';
 
 export { JobRunner, type JobRunnerOptions } from './runner.ts';
 export { PgBossJobQueue } from './pg-boss.ts';
@@ -67,4 +67,12 @@ export function enqueueJob(executor: Executor, job: NewJob): Promise<string> {
   const queue = queues.get(adapterOf(executor));
   // A database opened without a queue (a script): the table, which a starting worker adopts.
   return queue ? queue.enqueue(executor, job) : insertJob(executor, job);
+}
+
+/** Many jobs in the caller's transaction at once: one insert instead of one per job. */
+export async function enqueueJobs(executor: Executor, jobs: readonly NewJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const queue = queues.get(adapterOf(executor));
+  if (queue) await queue.enqueueMany(executor, jobs);
+  else await insertJobs(executor, jobs);
 }

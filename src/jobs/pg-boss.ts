@@ -90,6 +90,31 @@ export class PgBossJobQueue implements JobQueue {
     return id;
   }
 
+  async enqueueMany(executor: Executor, jobs: readonly NewJob[]): Promise<void> {
+    const byQueue = new Map<string, NewJob[]>();
+    for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+    for (const [name, list] of byQueue) {
+      await this.ensureQueue(name);
+      for (let i = 0; i < list.length; i += 500) {
+        await this.boss.insert(
+          name,
+          list.slice(i, i + 500).map((job) => ({
+            data: job.payload,
+            priority: job.priority ?? 0,
+            ...(job.runAt ? { startAfter: job.runAt } : {}),
+            retryLimit: Math.max(1, job.maxAttempts ?? 5) - 1,
+            retryDelay: 1,
+            retryBackoff: true,
+            retryDelayMax: 15 * 60,
+            expireInSeconds,
+            heartbeatSeconds,
+          })),
+          { db: fromKysely(executor) },
+        );
+      }
+    }
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;

@@ -43,4 +43,6 @@ export interface JobQueue {
   purgeFinished(olderThanMs?: number): Promise<void>;
   /** Adds a job inside the caller's transaction (use enqueueJob, which finds the queue). */
   enqueue(executor: Executor, job: NewJob): Promise<string>;
+  /** Adds many jobs at once inside the caller's transaction (use enqueueJobs). */
+  enqueueMany(executor: Executor, jobs: readonly NewJob[]): Promise<void>;
 }

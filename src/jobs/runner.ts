@@ -6,6 +6,7 @@ import {
   deleteFinishedJobsBefore,
   extendJobLease,
   insertJob,
+  insertJobs,
   markJobDone,
   markJobFailed,
   updateWaitingJobsRunAt,
@@ -48,6 +49,10 @@ export class JobRunner implements JobQueue {
 
   enqueue(executor: Executor, job: NewJob): Promise<string> {
     return insertJob(executor, job);
+  }
+
+  async enqueueMany(executor: Executor, jobs: readonly NewJob[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 500) await insertJobs(executor, jobs.slice(i, i + 500));
   }
 
   async start(): Promise<void> {

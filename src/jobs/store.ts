@@ -3,26 +3,30 @@ import { newId, nowIso } from '../ids.ts';
 import type { NewJob } from './queue.ts';
 
 export async function insertJob(db: Executor, job: NewJob): Promise<string> {
-  const id = newId();
+  const [id] = await insertJobs(db, [job]);
+  return id!;
+}
+
+/** Many jobs in one insert (a batch of signatures queues a batch of emails). */
+export async function insertJobs(db: Executor, jobs: readonly NewJob[]): Promise<string[]> {
+  if (jobs.length === 0) return [];
   const now = nowIso();
-  await db
-    .insertInto('jobs')
-    .values({
-      id,
-      queue: job.queue,
-      payload: JSON.stringify(job.payload),
-      priority: job.priority ?? 0,
-      state: 'queued',
-      attempts: 0,
-      max_attempts: job.maxAttempts ?? 5,
-      run_at: (job.runAt ?? new Date()).toISOString(),
-      locked_until: null,
-      last_error: null,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  return id;
+  const rows = jobs.map((job) => ({
+    id: newId(),
+    queue: job.queue,
+    payload: JSON.stringify(job.payload),
+    priority: job.priority ?? 0,
+    state: 'queued',
+    attempts: 0,
+    max_attempts: job.maxAttempts ?? 5,
+    run_at: (job.runAt ?? new Date()).toISOString(),
+    locked_until: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  }));
+  await db.insertInto('jobs').values(rows).execute();
+  return rows.map((row) => row.id);
 }
 
 /** Claims the next ready job (or one whose lease expired after a crash) for `leaseMs`. */

@@ -2,7 +2,7 @@ import type { AppContext } from '../context.ts';
 import type { Executor } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
-import { enqueueJob } from '../jobs/index.ts';
+import { enqueueJobs } from '../jobs/index.ts';
 import * as store from './store.ts';
 import { createMailTransport, type MailTransport } from './transport.ts';
 
@@ -36,10 +36,21 @@ export function createMailService(
    * commits, the email is guaranteed to go out (at least once).
    */
   async function queueTransactional(executor: Executor, email: TransactionalEmail): Promise<string> {
-    if (!email.to.includes('@')) throw new AppError('invalid', 'The recipient address is not valid.');
-    const id = newId();
-    await store.insertTransactionalEmail(executor, {
-      id,
+    const [id] = await queueTransactionalMany(executor, [email]);
+    return id!;
+  }
+
+  /** Many messages in the caller's transaction: one insert of messages, one of their jobs. */
+  async function queueTransactionalMany(
+    executor: Executor,
+    emails: readonly TransactionalEmail[],
+  ): Promise<string[]> {
+    if (emails.some((email) => !email.to.includes('@'))) {
+      throw new AppError('invalid', 'The recipient address is not valid.');
+    }
+    const now = nowIso();
+    const rows = emails.map((email) => ({
+      id: newId(),
       kind: email.kind,
       person_id: email.personId ?? null,
       to_address: email.to,
@@ -50,16 +61,20 @@ export function createMailService(
       status: 'queued',
       message_id: null,
       last_error: null,
-      created_at: nowIso(),
+      created_at: now,
       sent_at: null,
-    });
-    await enqueueJob(executor, {
-      queue: TRANSACTIONAL_QUEUE,
-      payload: { id },
-      priority: TRANSACTIONAL_PRIORITY,
-      maxAttempts: 10,
-    });
-    return id;
+    }));
+    await store.insertTransactionalEmails(executor, rows);
+    await enqueueJobs(
+      executor,
+      rows.map((row) => ({
+        queue: TRANSACTIONAL_QUEUE,
+        payload: { id: row.id },
+        priority: TRANSACTIONAL_PRIORITY,
+        maxAttempts: 10,
+      })),
+    );
+    return rows.map((row) => row.id);
   }
 
   async function sendTransactional(id: string): Promise<void> {
@@ -104,6 +119,7 @@ export function createMailService(
   return {
     transport,
     queueTransactional,
+    queueTransactionalMany,
     sendTransactional,
     listOutbox: (filter: { to?: string; limit?: number; offset?: number } = {}) =>
       store.listOutbox(ctx.db, {

@@ -5,11 +5,17 @@ import type { Executor } from '../db/index.ts';
 export type TransactionalEmailRow = Selectable<TransactionalEmailsTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 
-export async function insertTransactionalEmail(
+export async function insertTransactionalEmails(
   db: Executor,
-  row: Insertable<TransactionalEmailsTable>,
+  rows: ReadonlyArray<Insertable<TransactionalEmailsTable>>,
 ): Promise<void> {
-  await db.insertInto('transactional_emails').values(row).execute();
+  // Bodies are long: a few hundred rows per statement stay well inside parameter limits.
+  for (let i = 0; i < rows.length; i += 200) {
+    await db
+      .insertInto('transactional_emails')
+      .values(rows.slice(i, i + 200))
+      .execute();
+  }
 }
 
 export async function findTransactionalEmail(

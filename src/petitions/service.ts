@@ -35,6 +35,7 @@ import {
   type FieldRule,
   type FormSettings,
   type MailPort,
+  type PetitionEmail,
   type PeoplePort,
   type Petition,
   type PetitionInput,
@@ -478,7 +479,10 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     ) {
       const now = nowIso();
       await db.transaction().execute(async (trx) => {
-        await queueConfirmation(trx, petition, signature, item.fields.email, item.language);
+        await deps.mail.queueTransactional(
+          trx,
+          confirmationEmail(petition, signature, item.fields.email, item.language),
+        );
         await store.markConfirmationSent(trx, signature.id, now);
       });
     }
@@ -753,22 +757,21 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       }
     }
     const outcomes: SignOutcome[] = [];
+    // The batch's emails are queued together at the end: one insert of messages, one of jobs.
+    const emails: PetitionEmail[] = [];
+    const add = (email: PetitionEmail | null) => {
+      if (email) emails.push(email);
+    };
     for (const [i, item] of items.entries()) {
       const personId = people[i]!.personId;
       const { petition, fields } = item;
       if (inserted.has(item.signatureId)) {
         const signature = { id: item.signatureId, person_id: personId };
-        if (item.requiresConfirmation) {
-          await queueConfirmation(trx, petition, signature, fields.email, item.language, fields.givenName);
-        } else {
-          await queueAutoresponse(
-            trx,
-            petition,
-            personId,
-            fields.email,
-            textsFor(petition, item.language).title,
-          );
-        }
+        add(
+          item.requiresConfirmation
+            ? confirmationEmail(petition, signature, fields.email, item.language, fields.givenName)
+            : autoresponseEmail(petition, personId, fields.email, textsFor(petition, item.language).title),
+        );
         outcomes.push({ inserted: true, signatureId: item.signatureId, referralCode: item.referralCode });
         continue;
       }
@@ -780,12 +783,13 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
         (!signature.confirmation_sent_at ||
           Date.parse(signature.confirmation_sent_at) < Date.now() - RESEND_AFTER_MS)
       ) {
-        await queueConfirmation(trx, petition, signature, fields.email, item.language);
+        add(confirmationEmail(petition, signature, fields.email, item.language));
         await store.markConfirmationSent(trx, signature.id, now);
         signature.confirmation_sent_at = now;
       }
       outcomes.push({ inserted: false, signature });
     }
+    await deps.mail.queueTransactionalMany(trx, emails);
     return outcomes;
   }
 
@@ -800,44 +804,42 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return `${config.publicUrl}/petitions/${slug}/confirm?token=${encodeURIComponent(token)}${lang}`;
   }
 
-  async function queueConfirmation(
-    trx: Parameters<MailPort['queueTransactional']>[0],
+  function confirmationEmail(
     petition: Petition,
     signature: Pick<SignatureRow, 'id' | 'person_id'>,
     email: string,
     language: string,
     givenName?: string | null,
-  ): Promise<void> {
+  ): PetitionEmail {
     const lang = pickLanguage(language);
     const m = messages(lang);
     const texts = textsFor(petition, lang);
     const link = confirmationLink(petition.row.slug, signature.id, lang);
-    await deps.mail.queueTransactional(trx, {
+    return {
       to: email,
       subject: m.confirmSubject(texts.title),
       text: m.confirmBody(givenName || (lang === 'es' ? 'amiga o amigo' : 'there'), texts.title, link),
       kind: 'petition.confirm',
       personId: signature.person_id,
-    });
+    };
   }
 
-  async function queueAutoresponse(
-    trx: Parameters<MailPort['queueTransactional']>[0],
+  function autoresponseEmail(
     petition: Petition,
     personId: string,
     email: string,
     title: string,
-  ): Promise<void> {
+  ): PetitionEmail | null {
     const { autoresponse_subject: subject, autoresponse_body: body } = petition.row;
-    if (!subject.trim() || !body.trim()) return;
+    if (!subject.trim() || !body.trim()) return null;
     const url = `${config.publicUrl}/petitions/${petition.row.slug}`;
-    await deps.mail.queueTransactional(trx, {
+    return {
       to: email,
       subject,
       text: body.replaceAll('{petition_title}', title).replaceAll('{petition_url}', url),
       kind: 'petition.autoresponse',
       personId,
-    });
+    };
   }
 
   /** The signature a confirmation link names; a tampered, expired or foreign link is refused. */
@@ -886,7 +888,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       const changed = await store.markSignatureConfirmed(trx, signature.id, nowIso());
       if (changed && email) {
         const texts = textsFor(petition, pickLanguage(signature.language));
-        await queueAutoresponse(trx, petition, signature.person_id, email, texts.title);
+        const message = autoresponseEmail(petition, signature.person_id, email, texts.title);
+        if (message) await deps.mail.queueTransactional(trx, message);
       }
       return changed;
     });

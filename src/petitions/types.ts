@@ -141,16 +141,18 @@ export interface PeoplePort {
 }
 
 /** The mail capability, as petitions use it (`services.mail`). */
+/** A message petitions send (a confirmation link or the autoresponse). */
+export interface PetitionEmail {
+  to: string;
+  subject: string;
+  text: string;
+  html?: string | null;
+  kind: string;
+  personId?: string | null;
+}
+
 export interface MailPort {
-  queueTransactional(
-    executor: Executor,
-    email: {
-      to: string;
-      subject: string;
-      text: string;
-      html?: string | null;
-      kind: string;
-      personId?: string | null;
-    },
-  ): Promise<unknown>;
+  queueTransactional(executor: Executor, email: PetitionEmail): Promise<unknown>;
+  /** Many at once in the caller's transaction (a batch of signatures). */
+  queueTransactionalMany(executor: Executor, emails: readonly PetitionEmail[]): Promise<unknown>;
 }
