@@ -32,6 +32,8 @@ export async function startSmtpSink(
     port?: number;
     /** How long close() lets open sessions finish before it answers them 421 and hangs up (30 s). */
     closeTimeoutMs?: number;
+    /** Answer 250 this long after a message was received and kept (messages in flight). */
+    replyDelayMs?: number;
   } = {},
 ): Promise<SmtpSink> {
   const messages: ReceivedMessage[] = [];
@@ -84,7 +86,9 @@ export async function startSmtpSink(
                 waiter.resolve(message);
               }
             }
-            callback();
+            // Kept, and answered a little later: the sender does not yet know it was accepted.
+            if (options.replyDelayMs) setTimeout(() => callback(), options.replyDelayMs);
+            else callback();
           },
           (error: Error) => callback(error),
         );
