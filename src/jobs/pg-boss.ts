@@ -205,7 +205,15 @@ export class PgBossJobQueue implements JobQueue {
     this.working.add(queue);
     await this.boss.work<Record<string, unknown>>(
       queue,
-      { batchSize: 1, localConcurrency: this.concurrency, pollingIntervalSeconds: 2 },
+      {
+        batchSize: 1,
+        localConcurrency: this.concurrency,
+        // Poll every 2 s even while listening (a missed notification must not leave a job waiting
+        // 30 s), and fetch without pause while more jobs are ready (a backlog after a restart).
+        pollingIntervalSeconds: 2,
+        notifyPollingIntervalSeconds: 2,
+        burstWhenReadyExceeds: 1,
+      },
       async ([job]) => {
         if (!job) return;
         try {
