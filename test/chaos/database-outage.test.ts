@@ -222,7 +222,7 @@ describe.skipIf(!postgres)('PostgreSQL unreachable for a few seconds under load'
           `${okTokens.length} signatures answered 2xx, all stored once (processed ${waitedMs} ms after the last outage)`,
       );
     },
-    long ? 180_000 : 60_000,
+    long ? 240_000 : 120_000,
   );
 });
 

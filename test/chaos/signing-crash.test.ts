@@ -92,6 +92,6 @@ describe('kill -9 of the server while people sign', () => {
         await server.crash();
       }
     },
-    long ? 300_000 : 60_000,
+    long ? 300_000 : 120_000,
   );
 });

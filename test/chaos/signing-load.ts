@@ -154,7 +154,7 @@ export async function signaturesOnceProcessed(
   db: ChaosDatabase,
   petitionId: string,
   expected: readonly string[],
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<{ names: Map<string, number>; waitedMs: number }> {
   const started = Date.now();
   let names = await signaturesOf(db, petitionId);
