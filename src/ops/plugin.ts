@@ -8,6 +8,8 @@ export interface OpsPluginOptions {
   metrics: Metrics;
 }
 
+const healthTimeoutMs = 2000;
+
 export async function opsPlugin(app: FastifyInstance, { ctx, metrics }: OpsPluginOptions): Promise<void> {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -28,11 +30,18 @@ export async function opsPlugin(app: FastifyInstance, { ctx, metrics }: OpsPlugi
       },
     },
     async (_request, reply) => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await sql`select 1`.execute(ctx.db);
+        // A database that stopped answering is down for a load balancer too: answer within 2 s.
+        const timeout = new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error('database did not answer within 2 s')), healthTimeoutMs);
+        });
+        await Promise.race([sql`select 1`.execute(ctx.db), timeout]);
         return { status: 'ok', database: ctx.dialect };
       } catch {
         return reply.status(503).send({ status: 'unavailable', database: ctx.dialect });
+      } finally {
+        clearTimeout(timer);
       }
     },
   );

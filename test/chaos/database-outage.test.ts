@@ -100,10 +100,6 @@ describe.skipIf(!postgres)('PostgreSQL unreachable for a few seconds under load'
       // The server reaches PostgreSQL only through the proxy.
       server = await startCli('serve', db.childEnv({}, db.urlVia(proxy.port)));
       const base = () => server!.url;
-      const load = new SigningLoad(() => `${base()}/petitions/${petition.slug}/sign`, {
-        timeoutMs: boundMs * 3,
-      });
-      const readers = new Readers();
       // down: connections refused and reset; stall: nothing answers (packets dropped).
       const outages: Array<{ kind: 'down' | 'stall'; ms: number }> = long
         ? [
@@ -116,10 +112,17 @@ describe.skipIf(!postgres)('PostgreSQL unreachable for a few seconds under load'
             { kind: 'down', ms: 3000 },
             { kind: 'stall', ms: 8000 },
           ];
+      // A request that held an open connection when the database stalled may wait for the network:
+      // the client waits longer than any stall, so such a request is seen (and counted) as slow.
+      const clientTimeoutMs = Math.max(...outages.map((o) => o.ms)) + boundMs * 2;
+      const load = new SigningLoad(() => `${base()}/petitions/${petition.slug}/sign`, {
+        timeoutMs: clientTimeoutMs,
+      });
+      const readers = new Readers();
       const windows: Array<{ from: number; to: number; kind: 'down' | 'stall' }> = [];
       const recoveredMs: number[] = [];
       try {
-        readers.start(base, ['/healthz', `/petitions/${petition.slug}/count.json`], boundMs * 3);
+        readers.start(base, ['/healthz', `/petitions/${petition.slug}/count.json`], clientTimeoutMs);
         load.start(30);
         for (const { kind, ms } of outages) {
           await sleep(1500);
@@ -183,13 +186,14 @@ describe.skipIf(!postgres)('PostgreSQL unreachable for a few seconds under load'
       expect(slowOutsideStalls.map(explain)).toEqual([]);
       // ... except, while nothing answers, a request whose query was already sent on an open
       // connection (at most one per pooled connection) waits for the network to come back.
+      // Health answers within 2 s whatever the database does (src/ops/plugin.ts).
+      const slowHealth = all.filter((p) => p.path === '/healthz' && p.ms > 2500);
+      expect(slowHealth.map(explain)).toEqual([]);
       const slowReaders = slow.filter((p) => p.path !== 'sign');
       expect(slowReaders.length, slowReaders.map(explain).join('\n')).toBeLessThanOrEqual(poolSize);
-      // Signing waits behind the batch whose transaction was in flight (src/petitions/group-commit.ts
-      // has no time bound of its own): measured and reported, not yet held to the bound.
+      // A signing waits at most 8 s for its group commit (src/petitions/group-commit.ts), then 503.
       const slowSigning = slow.filter((p) => p.path === 'sign');
-      const stallMs = Math.max(0, ...windows.filter((w) => w.kind === 'stall').map((w) => w.to - w.from));
-      expect(slowSigning.filter((p) => p.ms > stallMs + 2000).map(explain)).toEqual([]);
+      expect(slowSigning.filter((p) => p.ms > 8000 + 2000).map(explain)).toEqual([]);
       const unexpected = all.filter(
         (p) => typeof p.status === 'number' && !(p.status < 300 || p.status === 503),
       );
