@@ -32,14 +32,30 @@ describe('kill -9 of the sender mid-mailing', () => {
       const kills = long ? 4 : 1;
       const { mailingId, emails } = await startMailing(db, people);
       const env = db.childEnv({ LOG_LEVEL: 'info', EMBEDDED_WORKER: 'true' });
-      const measured: Array<{ received: number; markedSent: number; inFlight: number }> = [];
+      const measured: Array<{
+        received: number;
+        markedSent: number;
+        inFlight: number;
+        resumedAfterMs?: number;
+      }> = [];
       let worker = await startCli('worker', env);
       try {
         for (let k = 0; k < kills; k++) {
           const target = Math.round((people * (k + 1)) / (kills + 2));
-          const deadline = Date.now() + 30_000;
+          const restartedAt = Date.now();
+          const before = total(deliveriesOf(smtp.messages, mailingId));
+          const previous = measured.at(-1);
           while (total(deliveriesOf(smtp.messages, mailingId)) < target) {
-            if (Date.now() > deadline) throw new Error(`sending stalled:\n${worker.output()}`);
+            if (
+              previous &&
+              previous.resumedAfterMs === undefined &&
+              total(deliveriesOf(smtp.messages, mailingId)) > before
+            ) {
+              previous.resumedAfterMs = Date.now() - restartedAt;
+            }
+            if (Date.now() > restartedAt + 60_000) {
+              throw new Error(`sending stalled (${before} messages at the restart):\n${worker.output()}`);
+            }
             await sleep(20);
           }
           await worker.crash();
