@@ -398,16 +398,21 @@ export function createAuthService(ctx: AppContext) {
       throw new AppError('conflict', 'Turn your own two-factor sign-in off from your account page.');
     }
     await db.transaction().execute(async (trx) => {
-      await store.updateUser(trx, user.id, {
-        totp_secret: null,
-        totp_enabled_at: null,
-        totp_last_step: null,
-        updated_at: nowIso(),
-      });
-      await store.deleteRecoveryCodesOfUser(trx, user.id);
+      await clearTwoFactor(trx, user.id);
       await store.deleteSessionsOfUser(trx, user.id);
     });
     await audit({ userId: actor.id, action: 'two_factor.reset', subjectType: 'user', subjectId: user.id });
+  }
+
+  /** Forgets the user's authenticator key and recovery codes. */
+  async function clearTwoFactor(trx: Executor, userId: string): Promise<void> {
+    await store.updateUser(trx, userId, {
+      totp_secret: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
+      updated_at: nowIso(),
+    });
+    await store.deleteRecoveryCodesOfUser(trx, userId);
   }
 
   /** Turns two-factor sign-in off; the password is asked again so a left-open session cannot. */
@@ -416,15 +421,7 @@ export function createAuthService(ctx: AppContext) {
     if (!user?.password_hash || !(await verify(user.password_hash, password).catch(() => false))) {
       throw new AppError('invalid', 'The password is not correct.');
     }
-    await db.transaction().execute(async (trx) => {
-      await store.updateUser(trx, user.id, {
-        totp_secret: null,
-        totp_enabled_at: null,
-        totp_last_step: null,
-        updated_at: nowIso(),
-      });
-      await store.deleteRecoveryCodesOfUser(trx, user.id);
-    });
+    await db.transaction().execute((trx) => clearTwoFactor(trx, user.id));
     await audit({ userId: user.id, action: 'two_factor.disabled', subjectType: 'user', subjectId: user.id });
   }
 
