@@ -1,5 +1,6 @@
 import {
   CompiledQuery,
+  PostgresAdapter,
   sql,
   type Expression,
   type ExpressionBuilder,
@@ -176,6 +177,10 @@ function styleOf(db: Executor): 'question' | 'dollar' {
     placeholderStyle.set(key, style);
   }
   return style;
+}
+
+function isPostgres(db: Executor): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 const insertSqlCache = new Map<string, string>();
@@ -378,23 +383,53 @@ export interface PeopleFilterValues {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PersonIdSet = SelectQueryBuilder<any, any, { person_id: string }>;
 
-function peopleWhere(eb: ExpressionBuilder<Database, 'people'>, f: PeopleFilterValues): Expression<SqlBool> {
-  const conditions: Expression<SqlBool>[] = [];
-  if (f.q) {
-    const pattern = `%${likeEscape(f.q)}%`;
-    conditions.push(
-      eb.or([
-        sql<SqlBool>`lower(coalesce(people.given_name, '') || ' ' || coalesce(people.family_name, '')) like ${pattern} escape '\\'`,
-        eb.exists(
-          eb
-            .selectFrom('emails')
-            .select(sql<number>`1`.as('one'))
-            .whereRef('emails.person_id', '=', 'people.id')
-            .where(sql<SqlBool>`emails.address like ${pattern} escape '\\'`),
-        ),
-      ]),
-    );
+/**
+ * Part of the name ("given family", lower-cased) or of an email address contains `q`. Planned
+ * from the search indexes of migration 0014, so only the candidates are read: on PostgreSQL the
+ * trigram indexes serve these very LIKEs; on SQLite the FTS5 trigram document narrows the people
+ * and the LIKEs then decide, exactly as a scan of every person would. Under three characters
+ * there are no trigrams to look up, and SQLite reads everyone.
+ */
+function textMatches(
+  eb: ExpressionBuilder<Database, 'people'>,
+  q: string,
+  postgres: boolean,
+): Expression<SqlBool> {
+  const pattern = `%${likeEscape(q)}%`;
+  const nameOf = (alias: string) =>
+    sql`lower(coalesce(${sql.ref(`${alias}.given_name`)}, '') || ' ' || coalesce(${sql.ref(`${alias}.family_name`)}, ''))`;
+  const emailLike = sql<SqlBool>`emails.address like ${pattern} escape '\\'`;
+  if (postgres) {
+    return sql<SqlBool>`people.id in (
+      select named.id from people named where ${nameOf('named')} like ${pattern} escape '\\'
+      union select emails.person_id from emails where ${emailLike})`;
   }
+  const exact = eb.or([
+    sql<SqlBool>`${nameOf('people')} like ${pattern} escape '\\'`,
+    eb.exists(
+      eb
+        .selectFrom('emails')
+        .select(sql<number>`1`.as('one'))
+        .whereRef('emails.person_id', '=', 'people.id')
+        .where(emailLike),
+    ),
+  ]);
+  if ([...q].length < 3) return exact;
+  const phrase = `"${q.replaceAll('"', '""')}"`;
+  return eb.and([
+    sql<SqlBool>`people.id in (select k.person_id from people_search_keys k where k.n in (
+      select rowid from people_search where people_search match ${phrase}))`,
+    exact,
+  ]);
+}
+
+function peopleWhere(
+  eb: ExpressionBuilder<Database, 'people'>,
+  f: PeopleFilterValues,
+  postgres: boolean,
+): Expression<SqlBool> {
+  const conditions: Expression<SqlBool>[] = [];
+  if (f.q) conditions.push(textMatches(eb, f.q, postgres));
   // `id in (…)` rather than a correlated `exists`: the database reads the few matching ids from
   // an index instead of probing once per person (0.7 s → ms for an email at 300k people).
   if (f.email) {
@@ -453,7 +488,7 @@ export function listPeoplePage(
   return db
     .selectFrom('people')
     .selectAll()
-    .where((eb) => peopleWhere(eb, filters))
+    .where((eb) => peopleWhere(eb, filters, isPostgres(db)))
     .orderBy('id', 'desc')
     .limit(limit)
     .offset(offset)
@@ -464,7 +499,7 @@ export async function countPeopleMatching(db: Executor, filters: PeopleFilterVal
   const row = await db
     .selectFrom('people')
     .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where((eb) => peopleWhere(eb, filters))
+    .where((eb) => peopleWhere(eb, filters, isPostgres(db)))
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
@@ -479,7 +514,7 @@ export function listPeopleAfter(
   let query = db
     .selectFrom('people')
     .selectAll()
-    .where((eb) => peopleWhere(eb, filters));
+    .where((eb) => peopleWhere(eb, filters, isPostgres(db)));
   if (afterId !== null) query = query.where('people.id', '>', afterId);
   return query.orderBy('people.id').limit(limit).execute();
 }

@@ -109,6 +109,26 @@ describe('mail audiences', () => {
     expect(await count({ notSigned: [petition.id], tags: ['volunteer'] })).toBe(1); // ana
   });
 
+  it('"in district D" also reads the district list an address carries itself', async () => {
+    const setDistricts = (email: string, list: string | null) =>
+      t.ctx.db
+        .updateTable('addresses')
+        .set({ district_ids: list })
+        .where('person_id', '=', ids.get(email)!)
+        .execute();
+    await setDistricts('ana@a.example', 'SH-3, XX-9');
+    await setDistricts('dee@d.example', '["HH-2","SH-3"]');
+    expect(await count({ districts: ['SH-3'] })).toBe(2); // ana, dee
+    expect(await count({ districts: ['HH-2'] })).toBe(1); // dee
+    expect(await count({ districts: ['H-3'] })).toBe(0); // a whole id, not part of one
+    expect(await count({ districts: ['SH-3', 'BE-1'] })).toBe(3); // ana (list and map), ben (map), dee
+    expect(await count({ districts: ['SH-3'], signed: [petition.id] })).toBe(1); // dee
+    expect(await count({ districts: ['SH-3'], notSigned: [petition.id] })).toBe(1); // ana
+    expect(await count({ districts: ['SH-3', 'BE-1'], signed: [petition.id], languages: ['en'] })).toBe(1); // ben
+    await setDistricts('ana@a.example', null);
+    await setDistricts('dee@d.example', null);
+  });
+
   it('materialises one recipient per person with one INSERT … SELECT, excluding signers', async () => {
     const mailingId = await t.services.mailings.createMailing({
       ...from,

@@ -105,25 +105,8 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
     );
   }
   if (filter.districts?.length) {
-    const districts = [...filter.districts];
-    // district_ids is a list ("a,b" or a JSON array); normalise it to ",a,b," and look for ",id,".
-    const normalised = sql<string>`(',' || replace(replace(replace(replace(coalesce(addresses.district_ids, ''), '[', ''), ']', ''), '"', ''), ' ', '') || ',')`;
-    query = query.where('emails.person_id', 'in', (eb) =>
-      eb
-        .selectFrom('addresses')
-        .select('addresses.person_id')
-        .where((inner) =>
-          inner.or([
-            ...districts.map(
-              (district) =>
-                sql<boolean>`${normalised} like ${'%,' + likeEscape(district) + ',%'} escape '\\'`,
-            ),
-            ...(filter.districtPostalCodes
-              ? [inner('addresses.postal_code', 'in', filter.districtPostalCodes)]
-              : []),
-          ]),
-        ),
-    );
+    const inDistricts = selectPersonIdsInDistricts(db, filter.districts, filter.districtPostalCodes);
+    query = query.where('emails.person_id', 'in', inDistricts);
   }
   if (filter.languages?.length) {
     const languages = filter.languages.map((language) => language.toLowerCase());
@@ -131,7 +114,22 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
       eb.selectFrom('people').select('people.id as person_id').where('people.language', 'in', languages),
     );
   }
-  for (const subquery of filter.include ?? []) query = query.where('emails.person_id', 'in', subquery);
+  // A district is a small part of everyone: its people lead, and each other set (signers of a
+  // petition, members of groups) is probed per candidate with `exists`. With `in`, SQLite first
+  // copied the whole set (every signer of a petition: 500,000 people) into a temporary index.
+  const probe = Boolean(filter.districts?.length);
+  for (const subquery of filter.include ?? []) {
+    query = probe
+      ? query.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom(subquery.as('included'))
+              .select('included.person_id')
+              .whereRef('included.person_id', '=', 'emails.person_id'),
+          ),
+        )
+      : query.where('emails.person_id', 'in', subquery);
+  }
   // `not exists` rather than `not in`: PostgreSQL runs `not in (subquery)` as a scan of the whole
   // subquery per candidate once it outgrows work_mem (an audience "not signed B" of a petition with
   // 500,000 signers ran for minutes); `not exists` is an anti-join on both engines.
@@ -278,22 +276,49 @@ export function selectPersonIdsByAddress(
   },
 ): PersonIdSubquery {
   const prefixes = (rule.postalPrefixes ?? []).map((code) => code.trim().toUpperCase().replace(/\s+/g, ' '));
-  const districts = [...(rule.districts ?? [])];
-  const normalised = sql<string>`(',' || replace(replace(replace(replace(coalesce(addresses.district_ids, ''), '[', ''), ']', ''), '"', ''), ' ', '') || ',')`;
-  return db
+  const byPrefix = db
     .selectFrom('addresses')
     .select('addresses.person_id')
     .where((eb) =>
-      eb.or([
-        ...prefixes.map((prefix) =>
+      eb.or(
+        prefixes.map((prefix) =>
           eb('addresses.postal_code', 'like', sql<string>`${likeEscape(prefix) + '%'} escape '\\'`),
         ),
-        ...districts.map(
+      ),
+    );
+  if (!rule.districts?.length) return byPrefix;
+  const inDistricts = selectPersonIdsInDistricts(db, rule.districts, rule.districtPostalCodes);
+  return prefixes.length ? byPrefix.unionAll(inDistricts) : inDistricts;
+}
+
+/**
+ * Person ids with an address in any of `districts`: its postal code is one the district map puts
+ * there, or its own district list names one. Two parts read from the selective side each (the
+ * postal-code index; the partial index of the few addresses with a district list), instead of one
+ * OR that read every address. A person may come twice: read it with IN, EXISTS or count distinct.
+ */
+function selectPersonIdsInDistricts(
+  db: Executor,
+  districts: readonly string[],
+  districtPostalCodes: PostalCodeSubquery | undefined,
+): PersonIdSubquery {
+  // district_ids is a list ("a,b" or a JSON array); normalise it to ",a,b," and look for ",id,".
+  const normalised = sql<string>`(',' || replace(replace(replace(replace(coalesce(addresses.district_ids, ''), '[', ''), ']', ''), '"', ''), ' ', '') || ',')`;
+  const byList = db
+    .selectFrom('addresses')
+    .select('addresses.person_id')
+    .where('addresses.district_ids', 'is not', null)
+    .where((eb) =>
+      eb.or(
+        districts.map(
           (district) => sql<boolean>`${normalised} like ${'%,' + likeEscape(district) + ',%'} escape '\\'`,
         ),
-        ...(districts.length && rule.districtPostalCodes
-          ? [eb('addresses.postal_code', 'in', rule.districtPostalCodes)]
-          : []),
-      ]),
+      ),
     );
+  if (!districtPostalCodes) return byList;
+  return db
+    .selectFrom('addresses')
+    .select('addresses.person_id')
+    .where('addresses.postal_code', 'in', districtPostalCodes)
+    .unionAll(byList);
 }
