@@ -158,6 +158,8 @@ export function startHousekeeping(services: Services): void {
       .catch((error: unknown) => services.ctx.log.warn({ err: error }, 'could not requeue signatures'));
   requeue(0);
   setInterval(() => requeue(), 15_000).unref();
+  // The dashboard's costly numbers (group members, mailings funnel), counted every few minutes.
+  services.dashboard.startRefreshing();
 }
 
 /** Admin home links, one per capability. */

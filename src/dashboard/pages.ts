@@ -77,6 +77,12 @@ function dataTable(
     <p><a href="/admin/dashboard/${id}.csv" download>Download ${table.title.toLowerCase()} (CSV)</a></p>`;
 }
 
+/** The funnel and the groups' members are counted every few minutes, not on each view. */
+function storedNote(d: Dashboard): string {
+  const at = d.storedAt.slice(0, 16).replace('T', ' ');
+  return `Counted at ${at} UTC; counted again every few minutes.`;
+}
+
 function section(id: string, heading: string, chart: SafeHtml, table: SafeHtml, note?: string): SafeHtml {
   return html`<section class="dash-card" aria-labelledby="h-${id}">
     <h2 id="h-${id}">${heading}</h2>
@@ -179,7 +185,7 @@ export function dashboardPage(input: {
             tables.funnel!.rows.map(([step, n]) => ({ label: String(step), value: Number(n) })),
           ),
           dataTable('funnel', tables.funnel!),
-          `Across ${d.funnel.mailings} sent mailing${d.funnel.mailings === 1 ? '' : 's'}.`,
+          `Across ${d.funnel.mailings} sent mailing${d.funnel.mailings === 1 ? '' : 's'}. ${storedNote(d)}`,
         )}
         ${section(
           'groups',
@@ -190,6 +196,7 @@ export function dashboardPage(input: {
             d.groups.map((g) => ({ label: `${'· '.repeat(g.depth)}${g.name}`, value: g.members })),
           ),
           dataTable('groups', tables.groups!),
+          `Members joined, matched by the group's rules or signers of its petitions. ${storedNote(d)}`,
         )}
       </div>`,
   });

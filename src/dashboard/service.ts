@@ -1,8 +1,10 @@
 import type { AppContext } from '../context.ts';
 import type { EventsService } from '../events/index.ts';
+import { nowIso } from '../ids.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
 import type { PeopleService } from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
+import * as store from './store.ts';
 
 /** What the dashboard needs from groups (the groups capability provides it). */
 export interface GroupCounts {
@@ -24,6 +26,8 @@ export interface DayCount {
 
 export interface Dashboard {
   generatedAt: string;
+  /** When the stored numbers (the mailings funnel and the groups' members) were computed. */
+  storedAt: string;
   days: number;
   supporters: { total: number; newThisWeek: number; newPerDay: DayCount[]; runningTotal: DayCount[] };
   signaturesPerDay: DayCount[];
@@ -36,6 +40,36 @@ export interface Dashboard {
 }
 
 const DAY_MS = 24 * 3600_000;
+
+/** How often a job-running process computes the stored numbers again. */
+export const REFRESH_MS = 5 * 60_000;
+/** Stored numbers this old are refreshed from the page's process too (no job-running process did). */
+const STALE_MS = 2 * REFRESH_MS;
+/** How long one process may take to compute them before another may try. */
+const LEASE_MS = 5 * 60_000;
+const NUMBERS = 'organisation';
+
+/**
+ * Numbers too costly to count on every view at a million people: members per group (members
+ * joined, matched by rules and signers of the group's petitions, distinct) and the funnel of up to
+ * 100 mailings (each reads its recipients, events and signatures). Computed in the background and
+ * kept in dashboard_numbers.
+ */
+export interface StoredNumbers {
+  funnel: Dashboard['funnel'];
+  groups: Dashboard['groups'];
+}
+
+function parseNumbers(text: string): StoredNumbers | null {
+  try {
+    const value = JSON.parse(text) as Partial<StoredNumbers>;
+    return value && typeof value.funnel === 'object' && Array.isArray(value.groups)
+      ? { funnel: value.funnel, groups: value.groups }
+      : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Every UTC day from `since` to `until` (inclusive), with the counts given and 0 elsewhere. */
 export function fillDays(counts: readonly DayCount[], since: Date, until: Date): DayCount[] {
@@ -52,31 +86,17 @@ export function fillDays(counts: readonly DayCount[], since: Date, until: Date):
   return out;
 }
 
-/** The organisation dashboard: every number comes from the owning capability's service. */
-export function createDashboardService(_ctx: AppContext, deps: DashboardDeps) {
+/**
+ * The organisation dashboard: every number comes from the owning capability's service. Counts that
+ * an index answers are read on each view; the stored numbers are those of the last refresh.
+ */
+export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
+  const db = ctx.db;
   let groups = deps.groups ?? null;
+  let refreshing: Promise<{ numbers: StoredNumbers; computedAt: string }> | null = null;
+  let background: Promise<void> | null = null;
 
-  async function getDashboard(options: { days?: number; now?: Date } = {}): Promise<Dashboard> {
-    const days = Math.min(Math.max(options.days ?? 30, 7), 365);
-    const now = options.now ?? new Date();
-    const since = new Date(
-      Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - (days - 1) * DAY_MS,
-    );
-    const weekAgo = new Date(now.getTime() - 7 * DAY_MS);
-
-    const [total, before, perDay, weekBefore] = [
-      await deps.people.countPeople(),
-      await deps.people.countPeopleCreatedBefore(since.toISOString()),
-      await deps.people.countPeopleCreatedPerDay(since.toISOString()),
-      await deps.people.countPeopleCreatedBefore(weekAgo.toISOString()),
-    ];
-    const newPerDay = fillDays(perDay, since, now);
-    let running = before;
-    const runningTotal = newPerDay.map((d) => ({ day: d.day, total: (running += d.total) }));
-
-    const stats = await deps.petitions.signatureStats(since.toISOString());
-    const signaturesTotal = stats.byPetition.reduce((sum, p) => sum + p.total, 0);
-
+  async function computeNumbers(): Promise<StoredNumbers> {
     const funnel = { mailings: 0, sent: 0, opened: 0, clicked: 0, signed: 0 };
     const mailings = (await deps.mailings.listMailings()).filter((m) => m.status !== 'draft').slice(0, 100);
     for (const mailing of mailings) {
@@ -87,11 +107,98 @@ export function createDashboardService(_ctx: AppContext, deps: DashboardDeps) {
       funnel.clicked += report.clicked;
       funnel.signed += report.signatures;
     }
+    return { funnel, groups: groups ? await groups.groupCounts() : [] };
+  }
+
+  /** Computes the stored numbers now and keeps them (one computation at a time in a process). */
+  function refreshStoredNumbers(): Promise<{ numbers: StoredNumbers; computedAt: string }> {
+    refreshing ??= (async () => {
+      const computedAt = nowIso();
+      const numbers = await computeNumbers();
+      await store.saveNumbers(db, NUMBERS, JSON.stringify(numbers), computedAt);
+      return { numbers, computedAt };
+    })().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  /**
+   * Refreshes the stored numbers when they are older than `maxAgeMs` and no other process is at
+   * it (a lease in the table). Returns whether this call computed them.
+   */
+  async function refreshIfDue(maxAgeMs = REFRESH_MS): Promise<boolean> {
+    if (!(await store.findNumbers(db, NUMBERS))) {
+      await refreshStoredNumbers();
+      return true;
+    }
+    const now = Date.now();
+    const claimed = await store.claimRefresh(
+      db,
+      NUMBERS,
+      new Date(now - maxAgeMs).toISOString(),
+      new Date(now).toISOString(),
+      new Date(now + LEASE_MS).toISOString(),
+    );
+    if (!claimed) return false;
+    try {
+      await refreshStoredNumbers();
+    } catch (error) {
+      await store.releaseRefresh(db, NUMBERS);
+      throw error;
+    }
+    return true;
+  }
+
+  function refreshInBackground(maxAgeMs: number): void {
+    if (background) return;
+    background = refreshIfDue(maxAgeMs)
+      .then(() => undefined)
+      .catch((error: unknown) => ctx.log.warn({ err: error }, 'could not refresh the dashboard numbers'))
+      .finally(() => {
+        background = null;
+      });
+  }
+
+  /**
+   * The last stored numbers, refreshed in the background when no job-running process has done it
+   * for a while. Only when none were ever stored (a new organisation) are they computed at once.
+   */
+  async function storedNumbers(): Promise<{ numbers: StoredNumbers; computedAt: string }> {
+    const row = await store.findNumbers(db, NUMBERS);
+    const numbers = row ? parseNumbers(row.numbers) : null;
+    if (!row || !numbers) return refreshStoredNumbers();
+    if (Date.parse(row.computed_at) < Date.now() - STALE_MS) refreshInBackground(STALE_MS);
+    return { numbers, computedAt: row.computed_at };
+  }
+
+  async function getDashboard(options: { days?: number; now?: Date } = {}): Promise<Dashboard> {
+    const days = Math.min(Math.max(options.days ?? 30, 7), 365);
+    const now = options.now ?? new Date();
+    const since = new Date(
+      Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - (days - 1) * DAY_MS,
+    );
+    const weekAgo = new Date(now.getTime() - 7 * DAY_MS);
+
+    // People created before the window or the week: the total less those created since (counting
+    // those before would read nearly every person).
+    const total = await deps.people.countPeople();
+    const perDay = await deps.people.countPeopleCreatedPerDay(since.toISOString());
+    const lastWeek = await deps.people.countPeopleCreatedPerDay(weekAgo.toISOString());
+    const sum = (counts: readonly DayCount[]) => counts.reduce((n, d) => n + d.total, 0);
+    const newPerDay = fillDays(perDay, since, now);
+    let running = total - sum(perDay);
+    const runningTotal = newPerDay.map((d) => ({ day: d.day, total: (running += d.total) }));
+
+    const stats = await deps.petitions.signatureStats(since.toISOString());
+    const signaturesTotal = stats.byPetition.reduce((n, p) => n + p.total, 0);
+    const stored = await storedNumbers();
 
     return {
       generatedAt: now.toISOString(),
+      storedAt: stored.computedAt,
       days,
-      supporters: { total, newThisWeek: total - weekBefore, newPerDay, runningTotal },
+      supporters: { total, newThisWeek: sum(lastWeek), newPerDay, runningTotal },
       signaturesPerDay: fillDays(stats.perDay, since, now),
       signaturesTotal,
       topPetitions: stats.byPetition.slice(0, 10).map((p) => ({
@@ -103,14 +210,30 @@ export function createDashboardService(_ctx: AppContext, deps: DashboardDeps) {
       topSources: stats.bySource
         .slice(0, 10)
         .map((s) => ({ source: s.source ?? '(direct)', total: s.total })),
-      funnel,
-      groups: groups ? await groups.groupCounts() : [],
+      funnel: stored.numbers.funnel,
+      groups: stored.numbers.groups,
       upcomingEvents: await deps.events.countUpcomingEvents(),
     };
   }
 
+  /** In a job-running process: the stored numbers now if due, then checked every minute. */
+  function startRefreshing(): () => void {
+    refreshInBackground(REFRESH_MS);
+    const timer = setInterval(() => refreshInBackground(REFRESH_MS), 60_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   return {
     getDashboard,
+    refreshStoredNumbers,
+    refreshIfDue,
+    startRefreshing,
+    /** Resolves when this process is not computing the stored numbers (tests, shutdown). */
+    async settled(): Promise<void> {
+      await background;
+      await refreshing?.catch(() => undefined);
+    },
     useGroups(provider: GroupCounts) {
       groups = provider;
     },

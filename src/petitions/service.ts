@@ -1018,7 +1018,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
 
   /** Person ids of counted signers whose source code starts with a prefix (e.g. one mailing's). */
   function signerIdsWithSourcePrefixQuery(prefix: string) {
-    return store.signerIdsWithSourcePrefixSubquery(db, prefix);
+    return store.signerIdsWithSourcePrefixSubquery(db, ctx.dialect, prefix);
   }
 
   return {
@@ -1058,7 +1058,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     signerIdsWithSourcePrefixQuery,
     /** Counted signatures whose source starts with `prefix`, per hour (mail reports). */
     countSignaturesWithSourcePrefixByHour: (prefix: string) =>
-      store.countSignaturesWithSourcePrefixByHour(db, prefix),
+      store.countSignaturesWithSourcePrefixByHour(db, ctx.dialect, prefix),
     /** Totals across every petition, for the organisation dashboard. */
     signatureStats: async (sinceIso: string) => {
       await counters.flush();

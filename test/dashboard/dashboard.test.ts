@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/run.ts';
-import { fillDays } from '../../src/dashboard/service.ts';
+import { createDashboardService, fillDays } from '../../src/dashboard/service.ts';
 import { signIn } from '../helpers/auth.ts';
 import { createTestApp, type TestRuntime } from '../helpers/runtime.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -137,6 +137,154 @@ describe('organisation dashboard', () => {
         .statusCode,
     ).toBe(404);
     expect((await t.app.inject({ url: '/admin/dashboard/petitions.csv' })).statusCode).toBe(303);
+  });
+});
+
+describe('stored numbers (mailings funnel, group members)', () => {
+  let smtp: SmtpSink;
+  let t: T;
+  let ids: Map<string, string>;
+  let groupId: string;
+  const stored = () =>
+    t.ctx.db
+      .selectFrom('dashboard_numbers')
+      .selectAll()
+      .where('name', '=', 'organisation')
+      .executeTakeFirst();
+  const age = (ms: number) =>
+    t.ctx.db
+      .updateTable('dashboard_numbers')
+      .set({ computed_at: new Date(Date.now() - ms).toISOString() })
+      .execute();
+  async function sendMailing(subject: string): Promise<string> {
+    const id = await t.services.mailings.createMailing({
+      fromName: 'Act',
+      fromAddress: 'news@act.example',
+      subject,
+      body: 'Hello.',
+      format: 'markdown',
+      audience: {},
+    });
+    await t.services.mailings.startSending(id);
+    await t.ctx.jobs.drain();
+    return id;
+  }
+
+  beforeAll(async () => {
+    smtp = await startSmtpSink();
+    t = await createTestApp({ SMTP_URL: smtp.url });
+    ids = await addPeople(
+      t.services,
+      ['ana', 'ben', 'cy'].map((name) => ({
+        email: `${name}@kept.example`,
+        givenName: name,
+        subscribe: true,
+      })),
+    );
+    groupId = (await t.services.groups.createGroup({ name: 'Riverside', level: 'local' })).id;
+    await t.services.groups.addMember(groupId, ids.get('ana@kept.example')!);
+  });
+  afterAll(async () => {
+    await t.services.dashboard.settled();
+    t.services.mailings.close();
+    t.services.mail.close();
+    await t.close();
+    await smtp.close();
+  });
+
+  it('computes them on the first view ever, then serves the kept ones until they are counted again', async () => {
+    expect(await stored()).toBeUndefined();
+    const first = await t.services.dashboard.getDashboard();
+    expect(first.funnel).toEqual({ mailings: 0, sent: 0, opened: 0, clicked: 0, signed: 0 });
+    expect(first.groups.find((g) => g.id === groupId)?.members).toBe(1);
+    const row = (await stored())!;
+    expect(row.computed_at).toBe(first.storedAt);
+    expect(JSON.parse(row.numbers).groups).toEqual(first.groups);
+
+    // Mail goes out and someone joins: the page still shows the kept numbers (and when they were
+    // counted), while the numbers read on each view move.
+    const mailingId = await sendMailing('First news');
+    await t.services.groups.addMember(groupId, ids.get('ben@kept.example')!);
+    await sign(t.services, (await openPetition(t.services, 'Kept river')).slug, 'cy@kept.example', {
+      source: `m.${mailingId}.A`,
+    });
+    const kept = await t.services.dashboard.getDashboard();
+    expect(kept.storedAt).toBe(first.storedAt);
+    expect(kept.funnel.mailings).toBe(0);
+    expect(kept.groups.find((g) => g.id === groupId)?.members).toBe(1);
+    expect(kept.signaturesTotal).toBe(1);
+    // Not due yet: a job-running process leaves fresh numbers alone.
+    expect(await t.services.dashboard.refreshIfDue()).toBe(false);
+
+    const viewer = await signIn(t, 'viewer');
+    const home = await t.app.inject({ url: '/admin', headers: { cookie: viewer.cookie } });
+    expect(home.body).toContain(`Counted at ${first.storedAt.slice(0, 16).replace('T', ' ')} UTC`);
+
+    // Due (older than the refresh interval): counted again, and the page shows the new numbers.
+    await age(6 * 60_000);
+    expect(await t.services.dashboard.refreshIfDue()).toBe(true);
+    const fresh = await t.services.dashboard.getDashboard();
+    expect(fresh.funnel).toEqual({ mailings: 1, sent: 3, opened: 0, clicked: 0, signed: 1 });
+    expect(fresh.groups.find((g) => g.id === groupId)?.members).toBe(2);
+    expect(fresh.storedAt > first.storedAt).toBe(true);
+    expect((await stored())!.refreshing_until).toBeNull();
+  });
+
+  it('counts for a mailing only the signatures with its own source code', async () => {
+    const other = await sendMailing('Other news');
+    const slug = (await openPetition(t.services, 'Kept park')).slug;
+    await sign(t.services, slug, 'ana@kept.example', { source: `m.${other}` });
+    await sign(t.services, slug, 'ben@kept.example', { source: `m.${other}x.A` });
+    const report = await t.services.mailings.mailingReport(other);
+    expect(report.signatures).toBe(0);
+    await sign(t.services, slug, 'cy@kept.example', { source: `m.${other}.B` });
+    expect((await t.services.mailings.mailingReport(other)).signatures).toBe(1);
+    expect(
+      (await t.services.mailings.mailingReport(other)).hourly.reduce((n, h) => n + h.signatures, 0),
+    ).toBe(1);
+  });
+
+  it('serves old numbers at once and counts them again in the background', async () => {
+    await t.services.dashboard.refreshStoredNumbers();
+    const before = (await t.services.dashboard.getDashboard()).funnel.mailings;
+    await sendMailing('Third news');
+    // Nobody refreshed them for an hour (no job-running process): the view does not wait.
+    await age(3600_000);
+    const old = await t.services.dashboard.getDashboard();
+    expect(old.funnel.mailings).toBe(before);
+    await t.services.dashboard.settled();
+    const row = (await stored())!;
+    expect(Date.parse(row.computed_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect((await t.services.dashboard.getDashboard()).funnel.mailings).toBe(before + 1);
+  });
+
+  it('lets one process at a time count them (a lease in the table)', async () => {
+    const s = t.services;
+    const elsewhere = createDashboardService(t.ctx, {
+      people: s.people,
+      petitions: s.petitions,
+      mailings: s.mailings,
+      events: s.events,
+      groups: s.groups,
+    });
+    await age(3600_000);
+    const staleAt = (await stored())!.computed_at;
+    // Another process holds the lease: this one leaves it.
+    await t.ctx.db
+      .updateTable('dashboard_numbers')
+      .set({ refreshing_until: new Date(Date.now() + 60_000).toISOString() })
+      .execute();
+    expect(await elsewhere.refreshIfDue()).toBe(false);
+    expect(await s.dashboard.refreshIfDue()).toBe(false);
+    expect((await stored())!.computed_at).toBe(staleAt);
+    // Its lease ran out (it died): the next one takes over.
+    await t.ctx.db
+      .updateTable('dashboard_numbers')
+      .set({ refreshing_until: new Date(Date.now() - 1000).toISOString() })
+      .execute();
+    const [a, b] = await Promise.all([elsewhere.refreshIfDue(), s.dashboard.refreshIfDue()]);
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    expect((await stored())!.computed_at > staleAt).toBe(true);
   });
 });
 
