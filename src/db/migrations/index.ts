@@ -11,8 +11,8 @@ import * as m0010 from './0010-security.ts';
 import * as m0011 from './0011-scale.ts';
 import * as m0012 from './0012-signature-intake.ts';
 import * as m0013 from './0013-rate-limits.ts';
-import * as m0015 from './0015-dashboard.ts';
 import * as m0014 from './0014-search.ts';
+import * as m0015 from './0015-dashboard.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -28,6 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0011-scale': m0011,
   '0012-signature-intake': m0012,
   '0013-rate-limits': m0013,
-  '0015-dashboard': m0015,
   '0014-search': m0014,
+  '0015-dashboard': m0015,
 };
