@@ -287,6 +287,11 @@ async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
         return `${result.total.toLocaleString('en')} people`;
       }),
     );
+    // The dashboard's kept numbers (group members, mailings funnel, the window's earlier days), as a
+    // job-running process computes them every few minutes; the views below read them.
+    const kept = performance.now();
+    await services.dashboard.refreshStoredNumbers();
+    const keptMs = performance.now() - kept;
     timings.push(
       await time('organisation dashboard', async () => {
         const dashboard = await services.dashboard.getDashboard();
@@ -306,6 +311,7 @@ async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
         `  ${t.name.padEnd(44)} ${first.toFixed(0).padStart(6)} ${best.toFixed(0).padStart(6)} ms  ${t.detail}${flag}`,
       );
     }
+    console.log(`  (dashboard numbers kept in the background: computed in ${keptMs.toFixed(0)} ms)`);
     if (slow) process.exitCode = 1;
   } finally {
     await services.petitions.close();

@@ -29,6 +29,7 @@ export interface Dashboard {
   /** When the stored numbers (the mailings funnel and the groups' members) were computed. */
   storedAt: string;
   days: number;
+  /** newThisWeek: people created in the last 7 UTC days, today included. */
   supporters: { total: number; newThisWeek: number; newPerDay: DayCount[]; runningTotal: DayCount[] };
   signaturesPerDay: DayCount[];
   signaturesTotal: number;
@@ -58,17 +59,53 @@ const NUMBERS = 'organisation';
 export interface StoredNumbers {
   funnel: Dashboard['funnel'];
   groups: Dashboard['groups'];
+  /**
+   * The default window's days before the day they were computed on (`day`): those days do not
+   * change, so a view counts only the people and signatures since `day` began (at 5,000,000
+   * signatures a month holds 400,000 of them, too many to count on every view).
+   */
+  history?: History;
 }
+
+interface History {
+  /** The UTC day (YYYY-MM-DD) the numbers were computed on; they cover the days before it. */
+  day: string;
+  days: number;
+  peopleBefore: number;
+  peoplePerDay: DayCount[];
+  signaturesPerDay: DayCount[];
+  /** Signatures per source over the days kept (the most frequent SOURCES_KEPT sources). */
+  sources: { source: string | null; total: number }[];
+}
+
+const DEFAULT_DAYS = 30;
+const SOURCES_KEPT = 500;
 
 function parseNumbers(text: string): StoredNumbers | null {
   try {
     const value = JSON.parse(text) as Partial<StoredNumbers>;
     return value && typeof value.funnel === 'object' && Array.isArray(value.groups)
-      ? { funnel: value.funnel, groups: value.groups }
+      ? { funnel: value.funnel, groups: value.groups, ...(value.history ? { history: value.history } : {}) }
       : null;
   } catch {
     return null;
   }
+}
+
+/** Midnight UTC of `now`'s day, and of the first day of a window of `days` days ending that day. */
+function windowOf(now: Date, days: number): { today: Date; since: Date } {
+  const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  return { today, since: new Date(today.getTime() - (days - 1) * DAY_MS) };
+}
+
+/** Sums per source of two lists, most first. */
+function addSources(
+  a: readonly { source: string | null; total: number }[],
+  b: readonly { source: string | null; total: number }[],
+): { source: string | null; total: number }[] {
+  const by = new Map<string | null, number>();
+  for (const s of [...a, ...b]) by.set(s.source, (by.get(s.source) ?? 0) + s.total);
+  return [...by].map(([source, total]) => ({ source, total })).sort((x, y) => y.total - x.total);
 }
 
 /** Every UTC day from `since` to `until` (inclusive), with the counts given and 0 elsewhere. */
@@ -107,7 +144,30 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
       funnel.clicked += report.clicked;
       funnel.signed += report.signatures;
     }
-    return { funnel, groups: groups ? await groups.groupCounts() : [] };
+    return {
+      funnel,
+      groups: groups ? await groups.groupCounts() : [],
+      history: await computeHistory(new Date()),
+    };
+  }
+
+  async function computeHistory(now: Date): Promise<History> {
+    const { today, since } = windowOf(now, DEFAULT_DAYS);
+    const day = today.toISOString().slice(0, 10);
+    const stats = await deps.petitions.signatureStats(since.toISOString(), {
+      untilIso: today.toISOString(),
+      sourceLimit: SOURCES_KEPT,
+    });
+    return {
+      day,
+      days: DEFAULT_DAYS,
+      peopleBefore: await deps.people.countPeopleCreatedBefore(today.toISOString()),
+      peoplePerDay: (await deps.people.countPeopleCreatedPerDay(since.toISOString())).filter(
+        (d) => d.day < day,
+      ),
+      signaturesPerDay: stats.perDay,
+      sources: stats.bySource,
+    };
   }
 
   /** Computes the stored numbers now and keeps them (one computation at a time in a process). */
@@ -169,47 +229,62 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
     const numbers = row ? parseNumbers(row.numbers) : null;
     if (!row || !numbers) return refreshStoredNumbers();
     if (Date.parse(row.computed_at) < Date.now() - STALE_MS) refreshInBackground(STALE_MS);
+    // Computed on an earlier day: their days no longer end where today's count begins.
+    else if (row.computed_at.slice(0, 10) < new Date().toISOString().slice(0, 10)) refreshInBackground(0);
     return { numbers, computedAt: row.computed_at };
   }
 
   async function getDashboard(options: { days?: number; now?: Date } = {}): Promise<Dashboard> {
-    const days = Math.min(Math.max(options.days ?? 30, 7), 365);
+    const days = Math.min(Math.max(options.days ?? DEFAULT_DAYS, 7), 365);
     const now = options.now ?? new Date();
-    const since = new Date(
-      Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - (days - 1) * DAY_MS,
-    );
-    const weekAgo = new Date(now.getTime() - 7 * DAY_MS);
-
-    // People created before the window or the week: the total less those created since (counting
-    // those before would read nearly every person).
-    const total = await deps.people.countPeople();
-    const perDay = await deps.people.countPeopleCreatedPerDay(since.toISOString());
-    const lastWeek = await deps.people.countPeopleCreatedPerDay(weekAgo.toISOString());
-    const sum = (counts: readonly DayCount[]) => counts.reduce((n, d) => n + d.total, 0);
-    const newPerDay = fillDays(perDay, since, now);
-    let running = total - sum(perDay);
-    const runningTotal = newPerDay.map((d) => ({ day: d.day, total: (running += d.total) }));
-
-    const stats = await deps.petitions.signatureStats(since.toISOString());
-    const signaturesTotal = stats.byPetition.reduce((n, p) => n + p.total, 0);
+    const { today, since } = windowOf(now, days);
     const stored = await storedNumbers();
+    const kept = stored.numbers.history;
+    const sum = (counts: readonly DayCount[]) => counts.reduce((n, d) => n + d.total, 0);
+
+    let total: number;
+    let peoplePerDay: DayCount[];
+    let signaturesPerDay: DayCount[];
+    let sources: { source: string | null; total: number }[];
+    let byPetition: Awaited<ReturnType<PetitionService['signatureStats']>>['byPetition'];
+    if (kept && kept.days === days && kept.day === today.toISOString().slice(0, 10)) {
+      // The window's earlier days as kept; today counted now.
+      const recentPeople = await deps.people.countPeopleCreatedPerDay(today.toISOString());
+      const stats = await deps.petitions.signatureStats(today.toISOString(), { sourceLimit: SOURCES_KEPT });
+      total = kept.peopleBefore + sum(recentPeople);
+      peoplePerDay = [...kept.peoplePerDay, ...recentPeople];
+      signaturesPerDay = [...kept.signaturesPerDay, ...stats.perDay];
+      sources = addSources(kept.sources, stats.bySource);
+      byPetition = stats.byPetition;
+    } else {
+      total = await deps.people.countPeople();
+      peoplePerDay = await deps.people.countPeopleCreatedPerDay(since.toISOString());
+      const stats = await deps.petitions.signatureStats(since.toISOString());
+      signaturesPerDay = stats.perDay;
+      sources = stats.bySource;
+      byPetition = stats.byPetition;
+    }
+
+    // People created before the window: the total less those created since (counting those
+    // before would read nearly every person).
+    const newPerDay = fillDays(peoplePerDay, since, now);
+    let running = total - sum(peoplePerDay);
+    const runningTotal = newPerDay.map((d) => ({ day: d.day, total: (running += d.total) }));
 
     return {
       generatedAt: now.toISOString(),
       storedAt: stored.computedAt,
       days,
-      supporters: { total, newThisWeek: sum(lastWeek), newPerDay, runningTotal },
-      signaturesPerDay: fillDays(stats.perDay, since, now),
-      signaturesTotal,
-      topPetitions: stats.byPetition.slice(0, 10).map((p) => ({
+      supporters: { total, newThisWeek: sum(newPerDay.slice(-7)), newPerDay, runningTotal },
+      signaturesPerDay: fillDays(signaturesPerDay, since, now),
+      signaturesTotal: byPetition.reduce((n, p) => n + p.total, 0),
+      topPetitions: byPetition.slice(0, 10).map((p) => ({
         title: p.title,
         slug: p.slug,
         total: p.total,
         confirmed: p.confirmed,
       })),
-      topSources: stats.bySource
-        .slice(0, 10)
-        .map((s) => ({ source: s.source ?? '(direct)', total: s.total })),
+      topSources: sources.slice(0, 10).map((s) => ({ source: s.source ?? '(direct)', total: s.total })),
       funnel: stored.numbers.funnel,
       groups: stored.numbers.groups,
       upcomingEvents: await deps.events.countUpcomingEvents(),

@@ -1059,13 +1059,22 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     /** Counted signatures whose source starts with `prefix`, per hour (mail reports). */
     countSignaturesWithSourcePrefixByHour: (prefix: string) =>
       store.countSignaturesWithSourcePrefixByHour(db, ctx.dialect, prefix),
-    /** Totals across every petition, for the organisation dashboard. */
-    signatureStats: async (sinceIso: string) => {
+    /**
+     * Totals across every petition, for the organisation dashboard: per petition (the counters),
+     * and signatures made since `sinceIso` (until `untilIso`) per day and per source (the most
+     * frequent `sourceLimit`).
+     */
+    signatureStats: async (sinceIso: string, options: { untilIso?: string; sourceLimit?: number } = {}) => {
       await counters.flush();
       return {
-        perDay: await store.countAllSignaturesPerDay(db, sinceIso),
+        perDay: await store.countAllSignaturesPerDay(db, sinceIso, options.untilIso),
         byPetition: await store.countSignaturesPerPetition(db),
-        bySource: await store.countAllSignaturesBySource(db, sinceIso, 20),
+        bySource: await store.countAllSignaturesBySource(
+          db,
+          sinceIso,
+          options.sourceLimit ?? 20,
+          options.untilIso,
+        ),
       };
     },
     /** A person's signatures (their data export). */

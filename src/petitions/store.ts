@@ -662,15 +662,15 @@ export async function countSignaturesChanged(
 export async function countAllSignaturesPerDay(
   db: Executor,
   sinceIso: string,
+  untilIso?: string,
 ): Promise<Array<{ day: string; total: number }>> {
   const day = sql<string>`substr(created_at, 1, 10)`;
-  const rows = await db
+  let query = db
     .selectFrom('signatures')
     .select((eb) => [day.as('day'), eb.fn.countAll<number>().as('total')])
-    .where('created_at', '>=', sinceIso)
-    .groupBy(day)
-    .orderBy(day)
-    .execute();
+    .where('created_at', '>=', sinceIso);
+  if (untilIso) query = query.where('created_at', '<', untilIso);
+  const rows = await query.groupBy(day).orderBy(day).execute();
   return rows.map((r) => ({ day: r.day, total: Number(r.total) }));
 }
 
@@ -706,7 +706,7 @@ export async function countSignaturesPerPetition(
 }
 
 /**
- * Signatures since `sinceIso` per source code, most first (no source: null). Grouped by an
+ * Signatures since `sinceIso` (until `untilIso`) per source code, most first (no source: null). Grouped by an
  * expression so that SQLite reads the window's range of the (created_at, source) index: grouped
  * by the column, it read every signature in the order of the index on source to save a sort.
  */
@@ -714,16 +714,15 @@ export async function countAllSignaturesBySource(
   db: Executor,
   sinceIso: string,
   limit: number,
+  untilIso?: string,
 ): Promise<Array<{ source: string | null; total: number }>> {
   const source = sql<string>`coalesce(source, '')`;
-  const rows = await db
+  let query = db
     .selectFrom('signatures')
     .select((eb) => [source.as('source'), eb.fn.countAll<number>().as('total')])
-    .where('created_at', '>=', sinceIso)
-    .groupBy(source)
-    .orderBy('total', 'desc')
-    .limit(limit)
-    .execute();
+    .where('created_at', '>=', sinceIso);
+  if (untilIso) query = query.where('created_at', '<', untilIso);
+  const rows = await query.groupBy(source).orderBy('total', 'desc').limit(limit).execute();
   return rows.map((r) => ({ source: r.source || null, total: Number(r.total) }));
 }
 

@@ -258,6 +258,75 @@ describe('stored numbers (mailings funnel, group members)', () => {
     expect((await t.services.dashboard.getDashboard()).funnel.mailings).toBe(before + 1);
   });
 
+  it('keeps the earlier days of the window and counts only those since today began on each view', async () => {
+    const day = (n: number) => new Date(Date.now() - n * 24 * 3600_000).toISOString();
+    const slug = (await openPetition(t.services, 'Kept forest')).slug;
+    await sign(t.services, slug, 'old@kept.example', { source: 'old-partner' });
+    const oldPerson = ids.get('cy@kept.example')!;
+    await t.ctx.db
+      .updateTable('people')
+      .set({ created_at: day(3) })
+      .where('id', '=', oldPerson)
+      .execute();
+    await t.ctx.db
+      .updateTable('signatures')
+      .set({ created_at: day(3) })
+      .where('source', '=', 'old-partner')
+      .execute();
+    await t.services.dashboard.refreshStoredNumbers();
+    const kept = JSON.parse((await stored())!.numbers).history;
+    expect(kept.day).toBe(day(0).slice(0, 10));
+    expect(kept.peoplePerDay).toEqual([{ day: day(3).slice(0, 10), total: 1 }]);
+
+    const d = await t.services.dashboard.getDashboard();
+    const on = (list: { day: string; total: number }[], iso: string) =>
+      list.find((x) => x.day === iso.slice(0, 10))!;
+    expect(on(d.supporters.newPerDay, day(3)).total).toBe(1);
+    expect(on(d.signaturesPerDay, day(3)).total).toBe(1);
+    expect(d.topSources).toContainEqual({ source: 'old-partner', total: 1 });
+    const totalPeople = Number(
+      (
+        await t.ctx.db
+          .selectFrom('people')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    expect(d.supporters.total).toBe(totalPeople);
+    expect(d.supporters.runningTotal.at(-1)!.total).toBe(totalPeople);
+
+    // Today's people and signatures count at once; the kept days stay as counted.
+    await addPeople(t.services, [{ email: 'new@kept.example', givenName: 'New', subscribe: true }]);
+    await sign(t.services, slug, 'new@kept.example', { source: 'old-partner' });
+    await t.ctx.db
+      .updateTable('signatures')
+      .set({ created_at: day(2) })
+      .where('source', '=', 'old-partner')
+      .where('created_at', '<', day(0.5))
+      .execute();
+    const later = await t.services.dashboard.getDashboard();
+    expect(later.supporters.total).toBe(totalPeople + 1);
+    expect(on(later.supporters.newPerDay, day(0)).total).toBe(on(d.supporters.newPerDay, day(0)).total + 1);
+    expect(later.topSources).toContainEqual({ source: 'old-partner', total: 2 });
+    expect(on(later.signaturesPerDay, day(3)).total).toBe(1);
+    await t.services.dashboard.refreshStoredNumbers();
+    const recounted = await t.services.dashboard.getDashboard();
+    expect(on(recounted.signaturesPerDay, day(3)).total).toBe(0);
+    expect(on(recounted.signaturesPerDay, day(2)).total).toBe(1);
+
+    // Numbers kept on another day do not cover today's window: everything is counted.
+    await t.ctx.db
+      .updateTable('dashboard_numbers')
+      .set({
+        numbers: JSON.stringify({
+          ...JSON.parse((await stored())!.numbers),
+          history: { ...kept, day: '2000-01-01', peopleBefore: 999 },
+        }),
+      })
+      .execute();
+    expect((await t.services.dashboard.getDashboard()).supporters.total).toBe(totalPeople + 1);
+  });
+
   it('lets one process at a time count them (a lease in the table)', async () => {
     const s = t.services;
     const elsewhere = createDashboardService(t.ctx, {
