@@ -201,12 +201,8 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
       new Date(now + LEASE_MS).toISOString(),
     );
     if (!claimed) return false;
-    try {
-      await refreshStoredNumbers();
-    } catch (error) {
-      await store.releaseRefresh(db, NUMBERS);
-      throw error;
-    }
+    // A failed computation keeps the lease: it is tried again when the lease ends, not on every view.
+    await refreshStoredNumbers();
     return true;
   }
 

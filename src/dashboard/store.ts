@@ -51,12 +51,3 @@ export async function claimRefresh(
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
-
-/** Gives the lease back (computing failed), so another try need not wait for it to run out. */
-export async function releaseRefresh(db: Executor, name: string): Promise<void> {
-  await db
-    .updateTable('dashboard_numbers')
-    .set({ refreshing_until: null })
-    .where('name', '=', name)
-    .execute();
-}

@@ -355,6 +355,26 @@ describe('stored numbers (mailings funnel, group members)', () => {
     expect([a, b].filter(Boolean)).toHaveLength(1);
     expect((await stored())!.computed_at > staleAt).toBe(true);
   });
+  it('keeps serving the old numbers when counting fails, and tries again when the lease ends', async () => {
+    const s = t.services;
+    const failing = createDashboardService(t.ctx, {
+      people: s.people,
+      petitions: s.petitions,
+      mailings: s.mailings,
+      events: s.events,
+      groups: { groupCounts: () => Promise.reject(new Error('groups unavailable')) },
+    });
+    await s.dashboard.refreshStoredNumbers();
+    await age(3600_000);
+    const old = (await stored())!;
+    await expect(failing.refreshIfDue()).rejects.toThrow('groups unavailable');
+    const after = (await stored())!;
+    expect(after.computed_at).toBe(old.computed_at);
+    expect(after.refreshing_until! > new Date().toISOString()).toBe(true);
+    expect(await s.dashboard.refreshIfDue()).toBe(false);
+    expect((await failing.getDashboard()).storedAt).toBe(old.computed_at);
+    await failing.settled();
+  });
 });
 
 describe('dashboard with the demo organisation', () => {
