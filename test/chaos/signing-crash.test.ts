@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, long, openChaosDatabase, sleep, startCli, type ChaosDatabase } from './harness.ts';
-import { signaturesOnceProcessed, SigningLoad } from './signing-load.ts';
+import { intakeDiagnosis, signaturesOnceProcessed, SigningLoad } from './signing-load.ts';
 
 // kill -9 of the web process while signatures arrive at a steady rate: every answered (2xx)
 // signature is there exactly once after a restart.
@@ -81,7 +81,12 @@ describe('kill -9 of the server while people sign', () => {
             `(${waitedMs} ms for the intake to be processed after the restart), ` +
             `${duplicated.length} duplicated`,
         );
-        expect(missing).toEqual([]);
+        expect(
+          missing,
+          missing.length
+            ? `${await intakeDiagnosis(db)}\nserver output:\n${server.output().slice(-4000)}`
+            : '',
+        ).toEqual([]);
         expect(duplicated).toEqual([]);
         expect(unknown).toEqual([]);
         // The exact count the dashboard shows agrees with the rows.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { ChaosDatabase } from './harness.ts';
 
 export type Outcome = 'ok' | 'failed' | 'pending';
@@ -163,4 +164,47 @@ export async function signaturesOnceProcessed(
     names = await signaturesOf(db, petitionId);
   }
   return { names, waitedMs: Date.now() - started };
+}
+
+/** For a failure message: where the signings that did not become signatures are stuck. */
+export async function intakeDiagnosis(db: ChaosDatabase): Promise<string> {
+  const k = db.runtime.ctx.db;
+  const intake = await sql<Record<string, unknown>>`
+    select status, attempts, substr(coalesce(last_error, ''), 1, 120) as error, count(*) as n
+      from signature_intake group by status, attempts, last_error`
+    .execute(k)
+    .then(
+      (r) => r.rows,
+      (error: unknown) => [{ error: String(error) }],
+    );
+  const jobs = db.schema
+    ? await sql<Record<string, unknown>>`
+        select name, state, retry_count, start_after > now() as later, count(*) as n
+          from job group by name, state, retry_count, later`
+        .execute(k)
+        .then(
+          (r) => r.rows,
+          (error: unknown) => [{ error: String(error) }],
+        )
+    : await sql<Record<string, unknown>>`
+        select queue, state, attempts, count(*) as n from jobs group by queue, state, attempts`
+        .execute(k)
+        .then(
+          (r) => r.rows,
+          (error: unknown) => [{ error: String(error) }],
+        );
+  const waiting = db.schema
+    ? await sql<Record<string, unknown>>`
+        select pid, application_name, state, wait_event_type, wait_event,
+               round(extract(epoch from now() - xact_start)) as xact_s, substr(query, 1, 160) as query
+          from pg_stat_activity
+         where datname = current_database() and pid <> pg_backend_pid()
+           and xact_start < now() - interval '10 seconds'`
+        .execute(k)
+        .then(
+          (r) => r.rows,
+          (error: unknown) => [{ error: String(error) }],
+        )
+    : [];
+  return `intake ${JSON.stringify(intake)}; jobs ${JSON.stringify(jobs)}; long transactions ${JSON.stringify(waiting)}`;
 }
