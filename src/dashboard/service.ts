@@ -1,6 +1,5 @@
 import type { AppContext } from '../context.ts';
 import type { EventsService } from '../events/index.ts';
-import { nowIso } from '../ids.ts';
 import type { MailingsService } from '../mail/mailings/index.ts';
 import type { PeopleService } from '../people/index.ts';
 import type { PetitionService } from '../petitions/index.ts';
@@ -133,7 +132,7 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
   let refreshing: Promise<{ numbers: StoredNumbers; computedAt: string }> | null = null;
   let background: Promise<void> | null = null;
 
-  async function computeNumbers(): Promise<StoredNumbers> {
+  async function computeNumbers(now: Date): Promise<StoredNumbers> {
     const funnel = { mailings: 0, sent: 0, opened: 0, clicked: 0, signed: 0 };
     const mailings = (await deps.mailings.listMailings()).filter((m) => m.status !== 'draft').slice(0, 100);
     for (const mailing of mailings) {
@@ -147,7 +146,7 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
     return {
       funnel,
       groups: groups ? await groups.groupCounts() : [],
-      history: await computeHistory(new Date()),
+      history: await computeHistory(now),
     };
   }
 
@@ -173,8 +172,9 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
   /** Computes the stored numbers now and keeps them (one computation at a time in a process). */
   function refreshStoredNumbers(): Promise<{ numbers: StoredNumbers; computedAt: string }> {
     refreshing ??= (async () => {
-      const computedAt = nowIso();
-      const numbers = await computeNumbers();
+      const now = new Date();
+      const computedAt = now.toISOString();
+      const numbers = await computeNumbers(now);
       await store.saveNumbers(db, NUMBERS, JSON.stringify(numbers), computedAt);
       return { numbers, computedAt };
     })().finally(() => {
