@@ -386,8 +386,8 @@ export type PersonIdSet = SelectQueryBuilder<any, any, { person_id: string }>;
 /**
  * Part of the name ("given family", lower-cased) or of an email address contains `q`. Planned
  * from the search indexes of migration 0014, so only the candidates are read: on PostgreSQL the
- * trigram indexes serve these very LIKEs; on SQLite the FTS5 trigram document narrows the people
- * and the LIKEs then decide, exactly as a scan of every person would. Under three characters
+ * trigram indexes serve these very LIKEs; on SQLite the FTS5 trigram indexes of names and email
+ * addresses narrow the people and the LIKEs then decide, exactly as a scan of every person would. Under three characters
  * there are no trigrams to look up, and SQLite reads everyone.
  */
 function textMatches(
@@ -414,11 +414,18 @@ function textMatches(
         .where(emailLike),
     ),
   ]);
-  if ([...q].length < 3) return exact;
-  const phrase = `"${q.replaceAll('"', '""')}"`;
+  const chars = [...q];
+  if (chars.length < 3) return exact;
+  // Every trigram of q, each a quoted FTS5 string (the indexes keep no positions, so no phrases).
+  const trigrams = new Set(chars.slice(2).map((_, i) => chars.slice(i, i + 3).join('')));
+  const match = [...trigrams].map((trigram) => `"${trigram.replaceAll('"', '""')}"`).join(' AND ');
   return eb.and([
-    sql<SqlBool>`people.id in (select k.person_id from people_search_keys k where k.n in (
-      select rowid from people_search where people_search match ${phrase}))`,
+    sql<SqlBool>`people.id in (
+      select k.person_id from people_search_keys k
+      where k.n in (select rowid from people_search where people_search match ${match})
+      union all
+      select e.person_id from email_search_keys k join emails e on e.id = k.email_id
+      where k.n in (select rowid from email_search where email_search match ${match}))`,
     exact,
   ]);
 }
