@@ -77,7 +77,8 @@ export class RateLimiter {
 
   /** Exchanges counts with the other processes now (tests; otherwise about once a second). */
   sync(now = Date.now()): Promise<void> {
-    this.syncing = this.syncing.then(() => this.exchange(now));
+    // One failed exchange (the database was away) must not stop the ones after it.
+    this.syncing = this.syncing.catch(() => undefined).then(() => this.exchange(now));
     return this.syncing;
   }
 

@@ -48,6 +48,39 @@ describe('rate limits shared between web processes', () => {
     a.close();
   });
 
+  it('keeps exchanging after one exchange failed (the database was away)', async () => {
+    let away = true;
+    const flaky = new Proxy(t.ctx.db, {
+      get(target, property) {
+        if (property === 'insertInto' && away) {
+          away = false;
+          throw new Error('database away');
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const limiter = new RateLimiter(5, 3600_000, {
+      db: flaky,
+      scope: 'test-d',
+      secret: 'test-secret',
+      log: t.ctx.log,
+      syncMs: 60_000,
+    });
+    limiter.hit('198.51.100.9', now);
+    limiter.hit('198.51.100.9', now);
+    await expect(limiter.sync(now)).rejects.toThrow('database away');
+    limiter.hit('198.51.100.9', now);
+    await limiter.sync(now);
+    const rows = await t.ctx.db
+      .selectFrom('rate_counts')
+      .select('hits')
+      .where('scope', '=', 'test-d')
+      .execute();
+    expect(rows).toEqual([{ hits: 3 }]);
+    limiter.close();
+  });
+
   it('a limit of 0 counts nothing', () => {
     const [a] = pair('test-c', 0);
     for (let i = 0; i < 5; i++) expect(a.hit('x', now)).toBe(0);
