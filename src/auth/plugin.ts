@@ -119,6 +119,26 @@ export async function authPlugin(
     },
   );
 
+  /** A sign-in form is current when it carries the token its cookie holds. */
+  function loginFormCurrent(request: FastifyRequest, token: string | undefined): boolean {
+    const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
+    return Boolean(cookieToken) && cookieToken === token;
+  }
+
+  /** An expired sign-in form is shown again (with a fresh token), keeping the typed address. */
+  function sendExpiredLoginForm(reply: FastifyReply, next: string, email?: string) {
+    reply.status(403);
+    return html(reply).send(
+      loginPage({
+        next,
+        loginCsrf: newLoginCsrf(reply),
+        ...(email === undefined ? {} : { email }),
+        error: 'The sign-in form expired. Please try again.',
+        orgName,
+      }).value,
+    );
+  }
+
   app.post(
     '/admin/login',
     {
@@ -133,18 +153,8 @@ export async function authPlugin(
     },
     async (request, reply) => {
       const next = safeNext(request.body.next);
-      const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
-      if (!cookieToken || cookieToken !== request.body._login_csrf) {
-        reply.status(403);
-        return html(reply).send(
-          loginPage({
-            next,
-            loginCsrf: newLoginCsrf(reply),
-            email: request.body.email,
-            error: 'The sign-in form expired. Please try again.',
-            orgName,
-          }).value,
-        );
+      if (!loginFormCurrent(request, request.body._login_csrf)) {
+        return sendExpiredLoginForm(reply, next, request.body.email);
       }
       try {
         const result = await auth.signIn(request.body.email, request.body.password, meta(request));
@@ -202,18 +212,7 @@ export async function authPlugin(
     },
     async (request, reply) => {
       const next = safeNext(request.body.next);
-      const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
-      if (!cookieToken || cookieToken !== request.body._login_csrf) {
-        reply.status(403);
-        return html(reply).send(
-          loginPage({
-            next,
-            loginCsrf: newLoginCsrf(reply),
-            error: 'The sign-in form expired. Please try again.',
-            orgName,
-          }).value,
-        );
-      }
+      if (!loginFormCurrent(request, request.body._login_csrf)) return sendExpiredLoginForm(reply, next);
       try {
         const token = await auth.completeSecondFactor(
           request.cookies[SECOND_FACTOR_COOKIE],
