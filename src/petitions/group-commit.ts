@@ -35,17 +35,25 @@ export class GroupCommitter<T, R> {
   private readonly maxBatch: number;
   private readonly maxConcurrent: number;
   private readonly waitMs: number;
+  private readonly afterCommit: ((items: T[], results: R[]) => void) | undefined;
 
   constructor(
     db: DB,
     write: (trx: Trx, items: T[]) => Promise<R[]>,
-    options: { maxBatch?: number; maxConcurrent?: number; waitMs?: number } = {},
+    options: {
+      maxBatch?: number;
+      maxConcurrent?: number;
+      waitMs?: number;
+      /** Runs once a batch committed, before any caller hears of it (and before the next batch). */
+      afterCommit?: (items: T[], results: R[]) => void;
+    } = {},
   ) {
     this.db = db;
     this.write = write;
     this.maxBatch = options.maxBatch ?? 100;
     this.maxConcurrent = options.maxConcurrent ?? 1;
     this.waitMs = options.waitMs ?? 8000;
+    this.afterCommit = options.afterCommit;
   }
 
   submit(item: T): Promise<R> {
@@ -96,13 +104,9 @@ export class GroupCommitter<T, R> {
 
   private async commit(batch: Array<Pending<T, R>>): Promise<void> {
     let results: R[];
+    const items = batch.map((entry) => entry.item);
     try {
-      results = await this.db.transaction().execute((trx) =>
-        this.write(
-          trx,
-          batch.map((entry) => entry.item),
-        ),
-      );
+      results = await this.db.transaction().execute((trx) => this.write(trx, items));
     } catch (error) {
       if (batch.length === 1 || isConnectionError(error)) {
         for (const entry of batch) entry.reject(error);
@@ -111,6 +115,7 @@ export class GroupCommitter<T, R> {
       for (const entry of batch) await this.commit([entry]);
       return;
     }
+    this.afterCommit?.(items, results);
     batch.forEach((entry, i) => entry.resolve(results[i]!));
   }
 }

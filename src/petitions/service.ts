@@ -11,6 +11,7 @@ import { AltchaGuard } from './altcha.ts';
 import { CounterBatcher } from './counters.ts';
 import { displayGoal } from './goal.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { PendingKeys } from './pending-keys.ts';
 import { messages, pickLanguage, type Language } from './i18n.ts';
 import { renderMarkdown } from './markdown.ts';
 import * as store from './store.ts';
@@ -75,16 +76,19 @@ interface SignItem {
   meta: RequestMeta;
   signatureId: string;
   referralCode: string;
+  /** The intake's uniqueness key (a hash of the address). */
+  emailKey: string;
 }
 
 type SignOutcome =
   | { inserted: true; signatureId: string; referralCode: string }
   | { inserted: false; signature: SignatureRow };
 
-type IntakeOutcome = { inserted: true } | { inserted: false; intake: IntakeRow };
+type IntakeOutcome =
+  { inserted: true } | { inserted: false; intake: Pick<IntakeRow, 'id' | 'signature_id' | 'payload'> };
 
 /** What an intake row keeps of a signing until it is processed (the petition is referenced by id). */
-type IntakePayload = Omit<SignItem, 'petition' | 'signatureId'>;
+type IntakePayload = Omit<SignItem, 'petition' | 'signatureId' | 'emailKey'>;
 
 const INTAKE_QUEUE = 'petitions.intake';
 /**
@@ -112,12 +116,22 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const markdownCache = new Map<string, { key: string; html: string }>();
   // Signatures arriving together are taken in together: one transaction and one insert per batch
   // (one SQLite writer; a few parallel batches on PostgreSQL).
+  // SQLite: the signings this process took in and the job may not have processed yet.
+  const pendingKeys = ctx.dialect === 'sqlite' ? new PendingKeys() : null;
   const intakeCommitter = new GroupCommitter<SignItem, IntakeOutcome>(
     db,
     (trx, items) => writeIntake(trx, items),
     {
       maxBatch: 500,
       maxConcurrent: ctx.dialect === 'sqlite' ? 1 : 4,
+      afterCommit: (items, outcomes) => {
+        if (!pendingKeys) return;
+        items.forEach((item, i) => {
+          if (outcomes[i]!.inserted) {
+            pendingKeys.add(PendingKeys.key(item.petition.row.id, item.emailKey), item.signatureId);
+          }
+        });
+      },
     },
   );
   ctx.jobs.register(INTAKE_QUEUE, async (payload) => {
@@ -434,6 +448,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       meta,
       signatureId: newId(),
       referralCode: newReferralCode(),
+      emailKey: emailKey(fields.email),
     };
     if (trusted) return signNow(item);
     const outcome = await intakeCommitter.submit(item);
@@ -502,7 +517,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       const mine = processed.find((p) => p.id === intakeId);
       if (mine) return { processed, inserted: mine.status === 'signed', signatureId: mine.signatureId };
       // Processed earlier (or just now by another process): the row says which signature it is.
-      const [intake] = await store.findIntakeByKeys(trx, row.id, [emailKey(item.fields.email)]);
+      const [intake] = await store.findIntakeByIds(trx, [intakeId]);
       return { processed, inserted: false, signatureId: intake?.signature_id ?? intakeId };
     });
     countProcessed(result.processed);
@@ -534,17 +549,18 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   ): Promise<IntakeOutcome[]> {
     const now = nowIso();
     const rows: NewIntakeRow[] = items.map((item) => {
-      const { petition, signatureId, ...kept } = item;
+      const { petition, signatureId, emailKey: key, ...kept } = item;
       const payload: IntakePayload = kept;
       return {
         id: signatureId,
         petition_id: petition.row.id,
-        email_key: emailKey(item.fields.email),
+        email_key: key,
         status: 'pending',
         payload: JSON.stringify(payload),
         created_at: now,
       };
     });
+    if (pendingKeys) return writeIntakeSqlite(trx, rows, pendingKeys, options);
     const inserted = new Set(await store.insertIntakeIfNew(trx, ctx.dialect, rows));
     if (inserted.size > 0 && options.enqueue !== false) {
       await enqueueJob(trx, { queue: INTAKE_QUEUE, payload: { ids: [...inserted] } });
@@ -562,6 +578,65 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       const intake = earlier.get(`${r.petition_id}\n${r.email_key}`);
       if (!intake) throw new Error('signature intake vanished during signing');
       return { inserted: false, intake };
+    });
+  }
+
+  /**
+   * SQLite: the batch's repeats are found first — an earlier row of the batch, a row this process
+   * took in (pending or processed since), a processed row — and the rest inserted without a
+   * uniqueness check (see the 0016 migration). The SQLite transaction excludes every other writer,
+   * so nothing can slip in between the look-up and the insert within this process.
+   */
+  async function writeIntakeSqlite(
+    trx: Trx,
+    rows: readonly NewIntakeRow[],
+    keys: PendingKeys,
+    options: { enqueue?: boolean },
+  ): Promise<IntakeOutcome[]> {
+    if (!keys.isLoaded) keys.load(await store.listPendingIntakeKeys(trx, 250_000));
+    const keyOf = (r: NewIntakeRow) => PendingKeys.key(r.petition_id, r.email_key);
+    const firstInBatch = new Map<string, NewIntakeRow>();
+    const rememberedIds = new Map<string, string>();
+    const unknown = new Map<string, string[]>(); // petition → email keys to look up
+    for (const r of rows) {
+      const key = keyOf(r);
+      if (firstInBatch.has(key)) continue;
+      firstInBatch.set(key, r);
+      const remembered = keys.get(key);
+      if (remembered) {
+        rememberedIds.set(key, remembered);
+      } else {
+        const list = unknown.get(r.petition_id) ?? [];
+        list.push(r.email_key);
+        unknown.set(r.petition_id, list);
+      }
+    }
+    const earlier = new Map<string, Pick<IntakeRow, 'id' | 'signature_id' | 'payload'>>();
+    // A remembered row may have been erased since: then the signing is new after all.
+    for (const found of await store.findIntakeByIds(trx, [...rememberedIds.values()])) {
+      earlier.set(keyOf(found), found);
+    }
+    for (const [petitionId, emailKeys] of unknown) {
+      for (const found of await store.findProcessedIntakeByKeys(trx, petitionId, emailKeys)) {
+        if (!earlier.has(keyOf(found))) earlier.set(keyOf(found), found);
+      }
+    }
+    const fresh = [...firstInBatch.values()].filter((r) => !earlier.has(keyOf(r)));
+    await store.insertIntake(trx, fresh);
+    if (fresh.length > 0 && options.enqueue !== false) {
+      await enqueueJob(trx, { queue: INTAKE_QUEUE, payload: { ids: fresh.map((r) => r.id) } });
+    }
+    return rows.map((r) => {
+      const key = keyOf(r);
+      const first = firstInBatch.get(key)!;
+      const before = earlier.get(key);
+      if (before) return { inserted: false, intake: before };
+      if (first === r) return { inserted: true };
+      // The same address twice in one batch (a double click): the second repeats the first.
+      return {
+        inserted: false,
+        intake: { id: first.id!, signature_id: null, payload: first.payload ?? null },
+      };
     });
   }
 
@@ -610,6 +685,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     status: 'signed' | 'repeat';
     signatureId: string;
     petitionId: string;
+    emailKey: string;
     districtId: string | null;
     confirmed: boolean;
   }
@@ -621,39 +697,86 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   ): Promise<Processed[]> {
     const claimed = await store.claimPendingIntake(trx, ctx.dialect, ids);
     if (claimed.length === 0) return [];
-    const items: SignItem[] = claimed.map((r) => ({
+    const repeatOf = await findRepeatedKeys(trx, claimed);
+    const toSign = claimed.filter((r) => !repeatOf.has(r.id));
+    const items: SignItem[] = toSign.map((r) => ({
       ...(JSON.parse(r.payload ?? '{}') as IntakePayload),
       petition: petitions.get(r.petition_id)!,
       signatureId: r.id,
+      emailKey: r.email_key,
     }));
     const outcomes = await writeSignatures(trx, items);
+    const signatureOf = new Map<string, string>();
     const processed: Processed[] = outcomes.map((outcome, i) => {
       const item = items[i]!;
-      return outcome.inserted
-        ? {
-            id: item.signatureId,
-            status: 'signed',
-            signatureId: outcome.signatureId,
-            petitionId: item.petition.row.id,
-            districtId: item.districtId,
-            confirmed: !item.requiresConfirmation,
-          }
-        : {
-            id: item.signatureId,
-            status: 'repeat',
-            signatureId: outcome.signature.id,
-            petitionId: item.petition.row.id,
-            districtId: item.districtId,
-            confirmed: false,
-          };
+      const signatureId = outcome.inserted ? outcome.signatureId : outcome.signature.id;
+      signatureOf.set(item.signatureId, signatureId);
+      return {
+        id: item.signatureId,
+        status: outcome.inserted ? 'signed' : 'repeat',
+        signatureId,
+        petitionId: item.petition.row.id,
+        emailKey: item.emailKey,
+        districtId: item.districtId,
+        confirmed: outcome.inserted && !item.requiresConfirmation,
+      };
     });
+    // A repeat of the same address changes nothing: no merge into the person, no email.
+    for (const r of claimed) {
+      const earlier = repeatOf.get(r.id);
+      if (!earlier) continue;
+      processed.push({
+        id: r.id,
+        status: 'repeat',
+        signatureId: earlier.signatureId ?? signatureOf.get(earlier.rowId)!,
+        petitionId: r.petition_id,
+        emailKey: r.email_key,
+        districtId: null,
+        confirmed: false,
+      });
+    }
     await store.markIntakeProcessed(trx, processed, nowIso());
     return processed;
+  }
+
+  /**
+   * Claimed rows whose address already signed this petition: a processed row of the same key, or
+   * an earlier row of the same key in this batch. Only SQLite takes such repeats in (see the 0016
+   * migration): from another web process, or past what this process remembers.
+   */
+  async function findRepeatedKeys(
+    trx: Trx,
+    claimed: readonly IntakeRow[],
+  ): Promise<Map<string, { signatureId: string | null; rowId: string }>> {
+    const repeatOf = new Map<string, { signatureId: string | null; rowId: string }>();
+    const byPetition = new Map<string, string[]>();
+    for (const r of claimed)
+      byPetition.set(r.petition_id, [...(byPetition.get(r.petition_id) ?? []), r.email_key]);
+    const signed = new Map<string, string>();
+    for (const [petitionId, emailKeys] of byPetition) {
+      for (const found of await store.findProcessedIntakeByKeys(trx, petitionId, emailKeys)) {
+        if (found.signature_id) signed.set(PendingKeys.key(petitionId, found.email_key), found.signature_id);
+      }
+    }
+    const firstRow = new Map<string, string>();
+    for (const r of claimed) {
+      const key = PendingKeys.key(r.petition_id, r.email_key);
+      const signatureId = signed.get(key);
+      if (signatureId) {
+        repeatOf.set(r.id, { signatureId, rowId: r.id });
+        continue;
+      }
+      const first = firstRow.get(key);
+      if (first) repeatOf.set(r.id, { signatureId: null, rowId: first });
+      else firstRow.set(key, r.id);
+    }
+    return repeatOf;
   }
 
   /** Counters move once the signatures are committed (in whichever process processed them). */
   function countProcessed(processed: readonly Processed[]): void {
     for (const p of processed) {
+      pendingKeys?.remove(PendingKeys.key(p.petitionId, p.emailKey), p.id);
       if (p.status === 'signed') counters.add(p.petitionId, p.districtId, 1, p.confirmed ? 1 : 0);
     }
   }

@@ -797,6 +797,63 @@ export async function insertIntakeIfNew(
   return written.rows.map((row) => row.id);
 }
 
+/**
+ * SQLite: takes in a batch of signings with one insert and no uniqueness check (the caller found
+ * the repeats first; see the 0016 migration).
+ */
+export async function insertIntake(db: Executor, rows: readonly NewIntakeRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const json = JSON.stringify(
+    rows.map((r) => ({ i: r.id, p: r.petition_id, k: r.email_key, d: r.payload, t: r.created_at })),
+  );
+  await sql`
+    insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
+    select value ->> 'i', value ->> 'p', value ->> 'k', 'pending', value ->> 'd', value ->> 't'
+    from json_each(${json})`.execute(db);
+}
+
+/** Processed rows (signed or repeat) of these email keys: the signings a new one repeats. */
+export async function findProcessedIntakeByKeys(
+  db: Executor,
+  petitionId: string,
+  emailKeys: readonly string[],
+): Promise<IntakeRow[]> {
+  if (emailKeys.length === 0) return [];
+  return (
+    db
+      .selectFrom('signature_intake')
+      .selectAll()
+      .where('petition_id', '=', petitionId)
+      .where('email_key', 'in', [...emailKeys])
+      // A literal, so that SQLite matches the partial index's condition.
+      .where('status', '<>', sql.lit('pending'))
+      .execute()
+  );
+}
+
+export async function findIntakeByIds(db: Executor, ids: readonly string[]): Promise<IntakeRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('signature_intake')
+    .selectAll()
+    .where('id', 'in', [...ids])
+    .execute();
+}
+
+/** The newest pending rows' keys, newest first (a web process on SQLite remembers them). */
+export function listPendingIntakeKeys(
+  db: Executor,
+  limit: number,
+): Promise<Array<Pick<IntakeRow, 'id' | 'petition_id' | 'email_key'>>> {
+  return db
+    .selectFrom('signature_intake')
+    .select(['id', 'petition_id', 'email_key'])
+    .where('status', '=', 'pending')
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
 export async function findIntakeByKeys(
   db: Executor,
   petitionId: string,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServices } from '../../src/services.ts';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 import { meta, openPetition, uniqueEmail } from './helpers.ts';
 
@@ -149,6 +150,112 @@ describe('signature intake', () => {
       ['signed', signed.signatureId],
       ['repeat', signed.signatureId],
     ]);
+  });
+
+  it('the same address twice at once (a double click) is taken in once; the second hears "already signed"', async () => {
+    const petition = await openPetition(t);
+    const email = uniqueEmail('double');
+    const [a, b] = await Promise.all(
+      [0, 1].map(() =>
+        t.services.petitions.signPetition(
+          petition.row.slug,
+          { email, givenName: 'Dee', postalCode: '1' },
+          meta(),
+        ),
+      ),
+    );
+    expect([a!.status, b!.status].sort()).toEqual(['already_signed', 'signed']);
+    expect((await intakeOf(petition.row.id)).map((r) => r.status)).toEqual(['pending']);
+    await t.services.petitions.processPendingIntake();
+    expect(await signaturesOf(petition.row.id)).toHaveLength(1);
+  });
+
+  it('a repeat is recognised before processing, also by a process started after the first signing', async () => {
+    const petition = await openPetition(t);
+    const email = uniqueEmail('restart');
+    const first = await t.services.petitions.signPetition(
+      petition.row.slug,
+      { email, givenName: 'Rae', postalCode: '1' },
+      meta(),
+    );
+    // A new process (a restart) knows the pending rows from the database.
+    const restarted = createServices(t.ctx);
+    const again = await restarted.petitions.signPetition(
+      petition.row.slug,
+      { email, givenName: 'Rae', postalCode: '1' },
+      meta(),
+    );
+    expect(again).toMatchObject({ status: 'already_signed', signatureId: first.signatureId });
+    await t.services.petitions.processPendingIntake();
+    // And once processed, by the processed row.
+    const later = await restarted.petitions.signPetition(
+      petition.row.slug,
+      { email, givenName: 'Rae', postalCode: '1' },
+      meta(),
+    );
+    expect(later).toMatchObject({ status: 'already_signed', signatureId: first.signatureId });
+    expect((await intakeOf(petition.row.id)).map((r) => r.status)).toEqual(['signed']);
+  });
+
+  it('a repeat taken in by another process changes nothing when processed: no merge, no consent, no email', async () => {
+    const petition = await openPetition(t, { requiresConfirmation: true });
+    const email = uniqueEmail('elsewhere');
+    const other = createServices(t.ctx);
+    // Both processes have started taking signings in (each has read the pending rows).
+    for (const service of [t.services.petitions, other.petitions]) {
+      await service.signPetition(
+        petition.row.slug,
+        { email: uniqueEmail('warm'), givenName: 'Warm', postalCode: '1' },
+        meta(),
+      );
+    }
+    const first = await t.services.petitions.signPetition(
+      petition.row.slug,
+      { email, givenName: 'First', postalCode: '1', consent: false },
+      meta(),
+    );
+    const second = await other.petitions.signPetition(
+      petition.row.slug,
+      { email, givenName: 'Second', postalCode: '2', consent: true },
+      meta(),
+    );
+    // PostgreSQL's unique index answers at once; SQLite's other process learns it from the job.
+    expect(second.status).toBe(t.ctx.dialect === 'postgres' ? 'already_signed' : 'signed');
+    await t.services.petitions.processPendingIntake();
+
+    const mine = (await signaturesOf(petition.row.id)).filter((s) => s.signer_name?.startsWith('First'));
+    expect(mine.map((s) => s.id)).toEqual([first.signatureId]);
+    expect((await signaturesOf(petition.row.id)).filter((s) => s.signer_name === 'Second')).toEqual([]);
+    const personId = (await t.services.people.findPersonIdByEmail(email))!;
+    const person = await t.ctx.db
+      .selectFrom('people')
+      .selectAll()
+      .where('id', '=', personId)
+      .executeTakeFirst();
+    expect(person).toMatchObject({ given_name: 'First' });
+    const consents = await t.ctx.db
+      .selectFrom('consents')
+      .selectAll()
+      .where('person_id', '=', personId)
+      .execute();
+    expect(consents).toEqual([]);
+    const mails = await t.ctx.db
+      .selectFrom('transactional_emails')
+      .select('kind')
+      .where('to_address', '=', email)
+      .execute();
+    expect(mails).toEqual([{ kind: 'petition.confirm' }]);
+    const rows = (await intakeOf(petition.row.id)).filter((r) =>
+      [first.signatureId, second.signatureId].includes(r.id),
+    );
+    expect(rows.map((r) => [r.status, r.signature_id])).toEqual(
+      t.ctx.dialect === 'postgres'
+        ? [['signed', first.signatureId]]
+        : [
+            ['signed', first.signatureId],
+            ['repeat', first.signatureId],
+          ],
+    );
   });
 
   it('erasing the signer forgets the intake, so the address could sign again as a new person', async () => {
