@@ -54,6 +54,12 @@ export interface BulkMailConfig {
   rate: number;
   /** SMTP connections used in parallel for bulk sending. */
   concurrency: number;
+  /**
+   * Senders that may work on one mailing at once, each claiming batches of its recipients (spread
+   * over the worker processes); 0: 4 with pg-boss, 1 with the table queue (its job slots are shared
+   * with transactional mail).
+   */
+  senders: number;
   /** Recipients per sending batch (each batch re-checks who signed or unsubscribed meanwhile). */
   batchSize: number;
   /** DKIM signing: all three set, or none. The key is PEM text or a path to a PEM file. */
@@ -141,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rate: int('MAIL_RATE', env.MAIL_RATE, 50),
       concurrency: Math.max(1, int('MAIL_CONCURRENCY', env.MAIL_CONCURRENCY, 5)),
       batchSize: Math.max(1, int('MAIL_BATCH_SIZE', env.MAIL_BATCH_SIZE, 500)),
+      senders: Math.max(0, int('MAIL_SENDERS', env.MAIL_SENDERS, 0)),
       dkim: dkimFrom(env),
       bounceDomain: env.BOUNCE_DOMAIN ?? '',
       webhookSecret: env.MAIL_WEBHOOK_SECRET ?? '',

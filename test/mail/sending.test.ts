@@ -321,12 +321,19 @@ describe('bulk sending through a real SMTP server', () => {
     const inFlight = received(mailingId).length - 5;
     expect(inFlight).toBeGreaterThanOrEqual(1);
 
-    // A new runner starts; the dead one's lease has run out.
+    // A new runner starts; the dead one's lease on its sender slot and its claims have run out.
     const second = createMailingsService(t.ctx, { petitions });
+    const past = new Date(Date.now() - 1000).toISOString();
     await t.ctx.db
-      .updateTable('mailings')
-      .set({ lease_until: new Date(Date.now() - 1000).toISOString() })
-      .where('id', '=', mailingId)
+      .updateTable('mailing_senders')
+      .set({ lease_until: past })
+      .where('mailing_id', '=', mailingId)
+      .execute();
+    await t.ctx.db
+      .updateTable('mailing_recipients')
+      .set({ claimed_until: past })
+      .where('mailing_id', '=', mailingId)
+      .where('claimed_until', 'is not', null)
       .execute();
     await t.ctx.jobs.drain();
     second.close();

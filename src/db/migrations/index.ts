@@ -14,6 +14,7 @@ import * as m0013 from './0013-rate-limits.ts';
 import * as m0014 from './0014-search.ts';
 import * as m0015 from './0015-dashboard.ts';
 import * as m0016 from './0016-intake-keys.ts';
+import * as m0017 from './0017-mailing-senders.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0014-search': m0014,
   '0015-dashboard': m0015,
   '0016-intake-keys': m0016,
+  '0017-mailing-senders': m0017,
 };

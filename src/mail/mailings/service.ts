@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../errors.ts';
 import { newId, nowIso } from '../../ids.ts';
-import { enqueueJob } from '../../jobs/index.ts';
+import { enqueueJob, enqueueJobs } from '../../jobs/index.ts';
 import {
   findEmailStatus,
   listAllTagAndListNames,
@@ -17,7 +17,7 @@ import type { Executor } from '../../db/index.ts';
 import { tryNormaliseEmail } from '../../people/normalize.ts';
 import { parseAudience, type AudienceDefinition } from '../audience/definition.ts';
 import * as audienceStore from '../audience/store.ts';
-import { BULK_PRIORITY, BULK_QUEUE, BulkSender } from '../sending/sender.ts';
+import { BULK_PRIORITY, BULK_QUEUE, BulkSender, senderJobs } from '../sending/sender.ts';
 import { buildBulkMessage } from '../sending/message.ts';
 import { MailTokens } from '../tracking/tokens.ts';
 import { createMailTransport, type MailTransport } from '../transport.ts';
@@ -199,7 +199,12 @@ export function createMailingsService(
   function registerJobs(): void {
     ctx.jobs.register(BULK_QUEUE, async (payload) => {
       const outageAttempt = typeof payload.outageAttempt === 'number' ? payload.outageAttempt : undefined;
-      await sender.runJob(String(payload.mailingId), outageAttempt !== undefined ? { outageAttempt } : {});
+      // Jobs queued before sender slots carry no slot: they are slot 0.
+      const slot = typeof payload.slot === 'number' ? payload.slot : 0;
+      await sender.runJob(String(payload.mailingId), {
+        slot,
+        ...(outageAttempt !== undefined ? { outageAttempt } : {}),
+      });
     });
     ctx.jobs.register(MAILING_START_QUEUE, async (payload) => {
       const mailing = await store.findMailing(db, String(payload.mailingId));
@@ -462,7 +467,7 @@ export function createMailingsService(
         updated_at: now,
         pause_reason: null,
       });
-      await enqueueJob(trx, { queue: BULK_QUEUE, payload: { mailingId: id }, priority: BULK_PRIORITY });
+      await enqueueJobs(trx, senderJobs(ctx, id));
       ctx.log.info({ mailingId: id, recipients: count }, 'mailing started');
       return count;
     });
@@ -526,7 +531,7 @@ export function createMailingsService(
         ['paused'],
       );
       if (!ok) throw new AppError('conflict', 'Only a paused mailing can be resumed.');
-      await enqueueJob(trx, { queue: BULK_QUEUE, payload: { mailingId: id }, priority: BULK_PRIORITY });
+      await enqueueJobs(trx, senderJobs(ctx, id));
     });
   }
 
@@ -545,7 +550,7 @@ export function createMailingsService(
         { ab_winner: chosen, status: 'sending', pause_reason: null, updated_at: nowIso() },
         ['paused', 'sending'],
       );
-      await enqueueJob(trx, { queue: BULK_QUEUE, payload: { mailingId: id }, priority: BULK_PRIORITY });
+      await enqueueJobs(trx, senderJobs(ctx, id));
       return released;
     });
   }

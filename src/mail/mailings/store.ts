@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { PostgresAdapter, sql } from 'kysely';
 import type { PersonIdSubquery } from '../../people/audience/index.ts';
 import type { Executor } from '../../db/index.ts';
 import { newId } from '../../ids.ts';
@@ -86,60 +86,172 @@ export async function listDueMailings(db: Executor, now: string): Promise<Mailin
 }
 
 /**
- * Takes the sending lease of a mailing (or extends it when `holder` matches). Only one sender works
- * on a mailing at a time; a crashed sender's lease simply runs out.
+ * Takes sender slot `slot` of a mailing until `until`, when nobody holds it (or its holder's lease
+ * ran out: a crashed sender). True when this caller holds it now.
  */
-export async function takeMailingLease(
+export async function takeSenderSlot(
   db: Executor,
-  id: string,
+  mailingId: string,
+  slot: number,
   until: string,
   now: string,
 ): Promise<boolean> {
+  await db
+    .insertInto('mailing_senders')
+    .values({ mailing_id: mailingId, slot, lease_until: null })
+    .onConflict((oc) => oc.columns(['mailing_id', 'slot']).doNothing())
+    .execute();
   const result = await db
-    .updateTable('mailings')
+    .updateTable('mailing_senders')
     .set({ lease_until: until })
-    .where('id', '=', id)
-    .where('status', '=', 'sending')
+    .where('mailing_id', '=', mailingId)
+    .where('slot', '=', slot)
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
 
-export async function extendMailingLease(db: Executor, id: string, until: string): Promise<void> {
-  await db.updateTable('mailings').set({ lease_until: until }).where('id', '=', id).execute();
-}
-
-export async function releaseMailingLease(db: Executor, id: string): Promise<void> {
-  await db.updateTable('mailings').set({ lease_until: null }).where('id', '=', id).execute();
-}
-
-/** The next queued recipients after `afterPersonId`, in person-id order, that are due now. */
-export async function listQueuedRecipients(
+export async function extendSenderSlot(
   db: Executor,
   mailingId: string,
-  afterPersonId: string,
-  limit: number,
-  now: string,
-): Promise<MailingRecipientRow[]> {
-  return db
-    .selectFrom('mailing_recipients')
-    .selectAll()
+  slot: number,
+  until: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_senders')
+    .set({ lease_until: until })
     .where('mailing_id', '=', mailingId)
-    .where('state', '=', 'queued')
-    .where('person_id', '>', afterPersonId)
-    .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
-    .orderBy('person_id')
-    .limit(limit)
+    .where('slot', '=', slot)
     .execute();
 }
 
-/** Earliest retry time among queued recipients (those waiting for a backoff), if any. */
-export async function findNextRetryAt(db: Executor, mailingId: string): Promise<string | null> {
+export async function releaseSenderSlot(db: Executor, mailingId: string, slot: number): Promise<void> {
+  await db
+    .updateTable('mailing_senders')
+    .set({ lease_until: null })
+    .where('mailing_id', '=', mailingId)
+    .where('slot', '=', slot)
+    .execute();
+}
+
+export async function findSenderSlotLease(
+  db: Executor,
+  mailingId: string,
+  slot: number,
+): Promise<string | null> {
+  const row = await db
+    .selectFrom('mailing_senders')
+    .select('lease_until')
+    .where('mailing_id', '=', mailingId)
+    .where('slot', '=', slot)
+    .executeTakeFirst();
+  return row?.lease_until ?? null;
+}
+
+/** Sender slots of a mailing at work now (their lease has not run out). */
+export async function countLiveSenderSlots(db: Executor, mailingId: string, now: string): Promise<number> {
+  const row = await db
+    .selectFrom('mailing_senders')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('mailing_id', '=', mailingId)
+    .where('lease_until', '>=', now)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Claims for `senderId` until `until` the first `limit` queued recipients, in person-id order, that
+ * are due now and claimed by nobody (or by a sender whose claim ran out). On PostgreSQL rows another
+ * sender is claiming at the same moment are passed over (SKIP LOCKED); SQLite has one writer.
+ */
+export async function claimQueuedRecipients(
+  db: Executor,
+  mailingId: string,
+  senderId: string,
+  limit: number,
+  now: string,
+  until: string,
+): Promise<MailingRecipientRow[]> {
+  return db.transaction().execute(async (trx) => {
+    let select = trx
+      .selectFrom('mailing_recipients')
+      .select('person_id')
+      .where('mailing_id', '=', mailingId)
+      .where('state', '=', 'queued')
+      .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
+      .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+      .orderBy('person_id')
+      .limit(limit);
+    if (isPostgres(trx)) select = select.forUpdate().skipLocked();
+    const ids = (await select.execute()).map((row) => row.person_id);
+    if (ids.length === 0) return [];
+    const rows = await trx
+      .updateTable('mailing_recipients')
+      .set({ claimed_by: senderId, claimed_until: until })
+      .where('mailing_id', '=', mailingId)
+      .where('person_id', 'in', ids)
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => (a.person_id < b.person_id ? -1 : a.person_id > b.person_id ? 1 : 0));
+  });
+}
+
+/** Keeps a sender's claims on the recipients it has not finished with. */
+export async function extendRecipientClaims(
+  db: Executor,
+  mailingId: string,
+  senderId: string,
+  until: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set({ claimed_until: until })
+    .where('mailing_id', '=', mailingId)
+    .where('claimed_by', '=', senderId)
+    .where('state', '=', 'queued')
+    .execute();
+}
+
+/** A sender stopping gives back the recipients it claimed and did not finish (they stay queued). */
+export async function releaseRecipientClaims(
+  db: Executor,
+  mailingId: string,
+  senderId: string,
+): Promise<void> {
+  await db
+    .updateTable('mailing_recipients')
+    .set({ claimed_by: null, claimed_until: null })
+    .where('mailing_id', '=', mailingId)
+    .where('claimed_by', '=', senderId)
+    .where('state', '=', 'queued')
+    .execute();
+}
+
+/** When the earliest live claim of another sender on a queued recipient runs out, if any. */
+export async function findEarliestClaimEnd(
+  db: Executor,
+  mailingId: string,
+  now: string,
+): Promise<string | null> {
+  const row = await db
+    .selectFrom('mailing_recipients')
+    .select((eb) => eb.fn.min<string>('claimed_until').as('at'))
+    .where('mailing_id', '=', mailingId)
+    .where('state', '=', 'queued')
+    .where('claimed_until', '>=', now)
+    .executeTakeFirst();
+  return row?.at ?? null;
+}
+
+/** Earliest retry time among queued recipients nobody is working on (waiting for a backoff), if any. */
+export async function findNextRetryAt(db: Executor, mailingId: string, now: string): Promise<string | null> {
   const row = await db
     .selectFrom('mailing_recipients')
     .select((eb) => eb.fn.min<string>('next_attempt_at').as('at'))
     .where('mailing_id', '=', mailingId)
     .where('state', '=', 'queued')
+    // Recipients another sender is working on are its business (see findEarliestClaimEnd).
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
     .executeTakeFirst();
   return row?.at ?? null;
 }
@@ -595,4 +707,8 @@ export async function anonymiseRecipientOf(
         : eb('person_id', '=', personId),
     )
     .execute();
+}
+
+function isPostgres(db: Executor): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

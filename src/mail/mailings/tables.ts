@@ -31,6 +31,7 @@ export interface MailingsTable {
   finished_at: string | null;
   rate: number;
   pause_reason: string | null;
+  /** Unused since migration 0016 (sender slots in mailing_senders). */
   lease_until: string | null;
   created_by: string | null;
   /** JSON array of group ids the mailing is limited to (a leader's), or null for everyone. */
@@ -50,6 +51,16 @@ export interface MailingRecipientsTable {
   sent_at: string | null;
   message_id: string | null;
   last_error: string | null;
+  /** The sender working on this recipient, until `claimed_until` (migration 0016). */
+  claimed_by: string | null;
+  claimed_until: string | null;
+}
+
+/** A mailing's sender slots: each held by one sender at a time, under a lease (migration 0016). */
+export interface MailingSendersTable {
+  mailing_id: string;
+  slot: number;
+  lease_until: string | null;
 }
 
 export interface MailEventsTable {
@@ -82,6 +93,7 @@ declare module '../../db/database.ts' {
   interface Database {
     mailings: MailingsTable;
     mailing_recipients: MailingRecipientsTable;
+    mailing_senders: MailingSendersTable;
     mail_events: MailEventsTable;
     suppressions: SuppressionsTable;
     mail_domain_throttles: MailDomainThrottlesTable;

@@ -1,6 +1,6 @@
 import type { AppContext } from '../../context.ts';
-import { nowIso } from '../../ids.ts';
-import { enqueueJob } from '../../jobs/index.ts';
+import { newId, nowIso } from '../../ids.ts';
+import { enqueueJob, enqueueJobs, type NewJob } from '../../jobs/index.ts';
 import { listMergeFields, listNoLongerSubscribed } from '../../people/audience/index.ts';
 import type { CompiledMailing } from '../mailings/render.ts';
 import type { PetitionsForMail } from '../mailings/sources.ts';
@@ -16,8 +16,9 @@ export const BULK_QUEUE = 'mail.bulk';
 export const BULK_PRIORITY = 10;
 
 /**
- * The sending lease is short and renewed on a timer while the sender runs, so a sender that died
- * (kill -9, lost machine) holds its mailing for at most this long once its job is retried.
+ * Sender slot leases and recipient claims are short and renewed on a timer while the sender runs,
+ * so a sender that died (kill -9, lost machine) holds its slot and its recipients for at most this
+ * long.
  */
 const leaseMs = 15_000;
 const leaseRenewMs = 5_000;
@@ -26,6 +27,24 @@ const jobBudgetMs = 20_000;
 const domainPauseMs = 10 * 60_000;
 /** SMTP outage: first retry after 5 s (a relay restarting), then doubling up to 10 minutes. */
 const outageRetryMs = (attempt: number) => Math.min(5_000 * 2 ** attempt, 600_000);
+
+/** Senders that may work on one mailing at once (MAIL_SENDERS, or the queue's default). */
+export function senderSlotCount(ctx: AppContext): number {
+  const configured = ctx.config.bulkMail.senders;
+  if (configured > 0) return configured;
+  // The table queue runs two jobs at once for all queues together: one sender leaves room for the rest.
+  return ctx.jobs.kind === 'pg-boss' ? 4 : 1;
+}
+
+/** The jobs that set every sender slot of a mailing to work (but `except`, already at work). */
+export function senderJobs(ctx: AppContext, mailingId: string, except?: number): NewJob[] {
+  const jobs: NewJob[] = [];
+  for (let slot = 0; slot < senderSlotCount(ctx); slot++) {
+    if (slot === except) continue;
+    jobs.push({ queue: BULK_QUEUE, payload: { mailingId, slot }, priority: BULK_PRIORITY });
+  }
+  return jobs;
+}
 
 export interface SenderDeps {
   ctx: AppContext;
@@ -51,26 +70,33 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Sends a mailing in person-id-ordered batches. A recipient is marked sent only after the SMTP
- * server accepted its message; anything else leaves it queued, so a crash or restart resumes with
- * nobody skipped and at most the in-flight messages sent twice. One sender at a time per mailing
- * (a lease in the mailings row).
+ * Sends a mailing in batches of recipients claimed by one sender at a time. A mailing has a few
+ * sender slots (each a chain of jobs holding the slot's lease), so several worker processes send
+ * one mailing together; each claims the next unclaimed queued recipients in person-id order and
+ * renews its claim while it works. A recipient is marked sent only after the SMTP server accepted
+ * its message; anything else leaves it queued, so a crash or restart resumes with nobody skipped
+ * and at most the in-flight messages sent twice (a dead sender's claims run out).
  */
 export class BulkSender {
   private readonly deps: SenderDeps;
+  /** Messages accepted by the SMTP server but not yet recorded, across this process's senders. */
+  private readonly inFlight: Semaphore;
   /** Set by tests and shutdown to stop taking new recipients. */
   stopping = false;
 
   constructor(deps: SenderDeps) {
     this.deps = deps;
+    // Three per SMTP connection keep the connections busy while others wait for their "sent" mark.
+    this.inFlight = new Semaphore(deps.ctx.config.bulkMail.concurrency * 3);
   }
 
-  /** One job's worth of sending; enqueues the follow-up job itself. */
+  /** One job's worth of sending for one sender slot; enqueues the slot's follow-up job itself. */
   async runJob(
     mailingId: string,
-    options: { budgetMs?: number; outageAttempt?: number } = {},
+    options: { budgetMs?: number; outageAttempt?: number; slot?: number } = {},
   ): Promise<BatchOutcome> {
     const { ctx } = this.deps;
+    const slot = options.slot ?? 0;
     const outcome: BatchOutcome = { sent: 0, skipped: 0, deferred: 0, bounced: 0, stop: 'continue' };
     const now = nowIso();
     let mailing = await store.findMailing(ctx.db, mailingId);
@@ -80,33 +106,40 @@ export class BulkSender {
       mailing.pause_reason === 'smtp_unavailable' &&
       options.outageAttempt !== undefined
     ) {
-      // Automatic resume after an SMTP outage.
-      await store.updateMailing(
-        ctx.db,
-        mailingId,
-        { status: 'sending', pause_reason: null, updated_at: now },
-        ['paused'],
-      );
+      // Automatic resume after an SMTP outage: the other slots stopped at the pause, start them again.
+      await ctx.db.transaction().execute(async (trx) => {
+        const resumed = await store.updateMailing(
+          trx,
+          mailingId,
+          { status: 'sending', pause_reason: null, updated_at: now },
+          ['paused'],
+        );
+        if (resumed) await enqueueJobs(trx, senderJobs(ctx, mailingId, slot));
+      });
       mailing = (await store.findMailing(ctx.db, mailingId))!;
     }
     if (mailing.status !== 'sending') return { ...outcome, stop: 'not-sending' };
     const leaseUntil = () => new Date(Date.now() + leaseMs).toISOString();
-    if (!(await store.takeMailingLease(ctx.db, mailingId, leaseUntil(), now))) {
-      // Another sender holds it; look again when its lease would have run out.
-      const holder = await store.findMailing(ctx.db, mailingId);
-      const at = holder?.lease_until ? new Date(holder.lease_until) : new Date(Date.now() + leaseMs);
+    if (!(await store.takeSenderSlot(ctx.db, mailingId, slot, leaseUntil(), now))) {
+      // Another sender holds this slot; look again when its lease would have run out.
+      const held = await store.findSenderSlotLease(ctx.db, mailingId, slot);
       await enqueueJob(ctx.db, {
         queue: BULK_QUEUE,
-        payload: { mailingId },
+        payload: { mailingId, slot },
         priority: BULK_PRIORITY,
-        runAt: at,
+        runAt: held ? new Date(held) : new Date(Date.now() + leaseMs),
       });
       return { ...outcome, stop: 'locked' };
     }
+    const senderId = newId();
     let followUp: { runAt: Date; outageAttempt?: number } | null = null;
     const renew = setInterval(() => {
-      store.extendMailingLease(ctx.db, mailingId, leaseUntil()).catch((error: unknown) => {
-        ctx.log.warn({ err: error, mailingId }, 'could not renew the sending lease');
+      const until = leaseUntil();
+      Promise.all([
+        store.extendSenderSlot(ctx.db, mailingId, slot, until),
+        store.extendRecipientClaims(ctx.db, mailingId, senderId, until),
+      ]).catch((error: unknown) => {
+        ctx.log.warn({ err: error, mailingId, slot }, 'could not renew the sending lease');
       });
     }, leaseRenewMs);
     renew.unref();
@@ -116,7 +149,6 @@ export class BulkSender {
       const pacer = new Pacer(rate);
       const started = Date.now();
       const budget = options.budgetMs ?? jobBudgetMs;
-      let cursor = '';
       for (;;) {
         if (this.stopping) {
           // Shutting down: whatever is left is picked up by the next process a little later.
@@ -134,13 +166,17 @@ export class BulkSender {
           outcome.stop = 'continue';
           break;
         }
-        await store.extendMailingLease(ctx.db, mailingId, leaseUntil());
-        const batch = await store.listQueuedRecipients(
+        const until = leaseUntil();
+        await store.extendSenderSlot(ctx.db, mailingId, slot, until);
+        // The mailing's rate is shared by the slots at work now.
+        pacer.setRate(rate / Math.max(1, await store.countLiveSenderSlots(ctx.db, mailingId, nowIso())));
+        const batch = await store.claimQueuedRecipients(
           ctx.db,
           mailingId,
-          cursor,
+          senderId,
           ctx.config.bulkMail.batchSize,
           nowIso(),
+          until,
         );
         if (batch.length === 0) {
           const end = await this.finishOrWait(mailing);
@@ -148,7 +184,6 @@ export class BulkSender {
           if (end.retryAt) followUp = { runAt: end.retryAt };
           break;
         }
-        cursor = batch[batch.length - 1]!.person_id;
         const result = await this.sendBatch(mailing, compiled, batch, pacer);
         outcome.sent += result.sent;
         outcome.skipped += result.skipped;
@@ -156,12 +191,17 @@ export class BulkSender {
         outcome.bounced += result.bounced;
         if (result.unavailable) {
           const attempt = (options.outageAttempt ?? -1) + 1;
-          await store.updateMailing(
+          const paused = await store.updateMailing(
             ctx.db,
             mailingId,
             { status: 'paused', pause_reason: 'smtp_unavailable', updated_at: nowIso() },
             ['sending'],
           );
+          if (!paused) {
+            // Another slot paused it first; its follow-up resumes every slot.
+            outcome.stop = 'not-sending';
+            break;
+          }
           ctx.log.warn({ mailingId, attempt }, 'SMTP server unavailable: mailing paused, will resume');
           followUp = { runAt: new Date(Date.now() + outageRetryMs(attempt)), outageAttempt: attempt };
           outcome.stop = 'paused';
@@ -170,14 +210,16 @@ export class BulkSender {
       }
     } finally {
       clearInterval(renew);
-      await store.releaseMailingLease(ctx.db, mailingId);
+      await store.releaseRecipientClaims(ctx.db, mailingId, senderId);
+      await store.releaseSenderSlot(ctx.db, mailingId, slot);
     }
-    // Enqueued after the lease is released, so the follow-up job can take it.
+    // Enqueued after the slot is released, so the follow-up job can take it.
     if (followUp) {
       await enqueueJob(ctx.db, {
         queue: BULK_QUEUE,
         payload: {
           mailingId,
+          slot,
           ...(followUp.outageAttempt !== undefined ? { outageAttempt: followUp.outageAttempt } : {}),
         },
         priority: BULK_PRIORITY,
@@ -187,13 +229,22 @@ export class BulkSender {
     return outcome;
   }
 
-  /** No due recipient left: done, wait for deferred retries, or hold for the A/B winner. */
+  /**
+   * Nothing left to claim: done; or wait for deferred retries and for other senders' recipients (a
+   * sender that died leaves them claimed until its claim runs out); or hold for the A/B winner.
+   * Each sender marks its recipients before looking, so the last one to look sees them all.
+   */
   private async finishOrWait(mailing: MailingRow): Promise<{ stop: BatchOutcome['stop']; retryAt?: Date }> {
     const { ctx } = this.deps;
     const queued = await store.countRecipientsInState(ctx.db, mailing.id, ['queued']);
     if (queued > 0) {
-      const at = await store.findNextRetryAt(ctx.db, mailing.id);
-      return { stop: 'waiting', retryAt: at ? new Date(Math.max(Date.parse(at), Date.now())) : new Date() };
+      const now = nowIso();
+      const times = [
+        await store.findNextRetryAt(ctx.db, mailing.id, now),
+        await store.findEarliestClaimEnd(ctx.db, mailing.id, now),
+      ].filter((at): at is string => at !== null);
+      const at = times.length ? Math.min(...times.map((t) => Date.parse(t))) : Date.now();
+      return { stop: 'waiting', retryAt: new Date(Math.max(at, Date.now())) };
     }
     const held = await store.countRecipientsInState(ctx.db, mailing.id, ['held']);
     const now = nowIso();
@@ -308,21 +359,28 @@ export class BulkSender {
           postalCode: person?.postal_code ?? null,
           locality: person?.locality ?? null,
         });
-        await pacer.wait();
+        const release = await this.inFlight.acquire();
         try {
-          await this.deps.transport.send(message);
-        } catch (error) {
-          await this.handleFailure(mailing, recipient, error, throttled, result);
-          continue;
+          // Stopping between two messages: this one stays queued (and its claim is given back).
+          if (result.unavailable || this.stopping) return;
+          await pacer.wait();
+          try {
+            await this.deps.transport.send(message);
+          } catch (error) {
+            await this.handleFailure(mailing, recipient, error, throttled, result);
+            continue;
+          }
+          // Waits for its own mark: each worker has at most one accepted-but-unrecorded message.
+          await marks.mark(recipient.person_id);
+          result.sent++;
+        } finally {
+          release();
         }
-        // Waits for its own mark: each worker has at most one accepted-but-unrecorded message.
-        await marks.mark(recipient.person_id);
-        result.sent++;
       }
     };
     // Three workers per SMTP connection keep it busy while others wait for their "sent" mark to
-    // commit. Each worker has at most one accepted-but-unrecorded message, so a crash sends at most
-    // this many messages twice.
+    // commit. Each worker has at most one accepted-but-unrecorded message, and the senders of one
+    // process share that many at once (inFlight), so a crash sends at most this many twice.
     const workers = Math.max(1, Math.min(ctx.config.bulkMail.concurrency * 3, todo.length));
     await Promise.all(Array.from({ length: workers }, worker));
     return result;
@@ -385,8 +443,11 @@ export class BulkSender {
 /** Spaces message starts to at most `rate` per second across all workers. */
 class Pacer {
   private next = 0;
-  private readonly interval: number;
+  private interval = 0;
   constructor(rate: number) {
+    this.setRate(rate);
+  }
+  setRate(rate: number): void {
     this.interval = rate > 0 ? 1000 / rate : 0;
   }
   async wait(): Promise<void> {
@@ -436,5 +497,28 @@ class SentMarks {
     } finally {
       this.writing = false;
     }
+  }
+}
+
+/** At most `size` holders at once; the others wait in arrival order. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
   }
 }
