@@ -13,7 +13,7 @@ export interface Runtime {
 /** Opens the database, migrates it and makes the context every command and test starts from. */
 export async function openRuntime(
   config: Config,
-  options: { log?: Logger; pgSchema?: string; migrate?: boolean } = {},
+  options: { log?: Logger; pgSchema?: string; migrate?: boolean; runsJobs?: boolean } = {},
 ): Promise<Runtime> {
   const log = options.log ?? createLogger(config.logLevel);
   const handle = await openDatabase({
@@ -27,6 +27,8 @@ export async function openRuntime(
     databaseUrl: config.databaseUrl,
     kind: config.jobQueue,
     pgSchema: options.pgSchema,
+    // `serve` runs jobs only with its embedded worker; `undersign worker` says so itself.
+    runsJobs: options.runsJobs ?? config.embeddedWorker,
   });
   const ctx: AppContext = { config, db: handle.db, dialect: handle.dialect, log, jobs };
   return {

@@ -46,7 +46,7 @@ async function serve(): Promise<void> {
 
 async function worker(): Promise<void> {
   const config = loadConfig();
-  const runtime = await openRuntime(config);
+  const runtime = await openRuntime(config, { runsJobs: true });
   const services = createServices(runtime.ctx);
   await runtime.ctx.jobs.start();
   // Webhook events come from a change feed that a job-running process reads every few seconds.

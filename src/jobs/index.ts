@@ -25,6 +25,8 @@ export interface JobQueueSettings {
   kind?: 'table' | 'pg-boss' | undefined;
   /** The PostgreSQL schema the app's tables live in, when not the default (tests, benches). */
   pgSchema?: string | undefined;
+  /** Whether this process runs jobs (pg-boss then supervises and maintains in it too). */
+  runsJobs?: boolean;
 }
 
 /** The schema named by `options=-c search_path=NAME` in a PostgreSQL URL, if any. */
@@ -51,6 +53,7 @@ export async function openJobQueue(
       // A schema of one's own (tests, or `?options=-c search_path=…` in the URL) holds pg-boss's
       // tables too, so dropping it removes them.
       schema: settings.pgSchema ?? searchPathSchema(settings.databaseUrl) ?? 'pgboss',
+      supervise: settings.runsJobs ?? true,
     });
   } else {
     queue = new JobRunner(handle.db, handle.dialect, log);

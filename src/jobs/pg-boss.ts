@@ -12,12 +12,23 @@ export interface PgBossQueueOptions {
   concurrency?: number;
   /** Connections of pg-boss's own pool (fetching, completing; enqueueing uses the caller's). */
   poolSize?: number;
+  /**
+   * Whether this process runs jobs: only then does it supervise (find lost and expired jobs) and do
+   * pg-boss's maintenance every few seconds. A web-only process just enqueues.
+   */
+  supervise?: boolean;
 }
 
 /** The longest a job may run; a job running longer is failed (and retried if it has attempts left). */
 const expireInSeconds = 10 * 60;
 /** A running job's process proves it is alive this often; a job not heard of is retried (its process died). */
 const heartbeatSeconds = 15;
+/**
+ * pg-boss runs a job retryLimit + 1 times. One run more than the job's attempts is kept for a run
+ * lost with its process (missed heartbeats, expiry), so even a single-attempt job whose process
+ * died runs again; a handler that fails on its last attempt ends the job at once (lastAttemptFailed).
+ */
+const retryLimitFor = (maxAttempts: number | undefined) => Math.max(1, maxAttempts ?? 5);
 
 /**
  * Jobs in pg-boss on PostgreSQL: every `undersign worker` (and a server with its embedded worker)
@@ -50,6 +61,7 @@ export class PgBossJobQueue implements JobQueue {
       schedule: false,
       useListenNotify: true,
       registerInstance: false,
+      supervise: options.supervise ?? true,
       // Lost jobs (missed heartbeats) are found within seconds, not the default minute.
       superviseIntervalSeconds: 5,
       monitorIntervalSeconds: 5,
@@ -73,12 +85,11 @@ export class PgBossJobQueue implements JobQueue {
 
   async enqueue(executor: Executor, job: NewJob): Promise<string> {
     await this.ensureQueue(job.queue);
-    const maxAttempts = Math.max(1, job.maxAttempts ?? 5);
     const id = await this.boss.send(job.queue, job.payload, {
       db: fromKysely(executor),
       priority: job.priority ?? 0,
       ...(job.runAt ? { startAfter: job.runAt } : {}),
-      retryLimit: maxAttempts - 1,
+      retryLimit: retryLimitFor(job.maxAttempts),
       // 2 s, 4 s, 8 s… (with jitter) up to 15 minutes, like the table queue.
       retryDelay: 1,
       retryBackoff: true,
@@ -102,7 +113,7 @@ export class PgBossJobQueue implements JobQueue {
             data: job.payload,
             priority: job.priority ?? 0,
             ...(job.runAt ? { startAfter: job.runAt } : {}),
-            retryLimit: Math.max(1, job.maxAttempts ?? 5) - 1,
+            retryLimit: retryLimitFor(job.maxAttempts),
             retryDelay: 1,
             retryBackoff: true,
             retryDelayMax: 15 * 60,
@@ -163,6 +174,7 @@ export class PgBossJobQueue implements JobQueue {
         await this.runHandler(name, job);
         await this.boss.complete(name, job.id);
       } catch (error) {
+        await this.lastAttemptFailed(name, job.id);
         await this.boss.fail(name, job.id, { message: errorMessage(error) });
       } finally {
         clearInterval(beat);
@@ -182,6 +194,24 @@ export class PgBossJobQueue implements JobQueue {
   async purgeFinished(olderThanMs = 7 * 24 * 3600_000): Promise<void> {
     // pg-boss deletes its own finished jobs; the table may hold some from before the switch.
     await deleteFinishedJobsBefore(this.db, new Date(Date.now() - olderThanMs).toISOString());
+  }
+
+  /** Finds lost and expired jobs now, as the supervisor of a job-running process does every 5 s. */
+  async superviseNow(): Promise<void> {
+    await Promise.all([...this.handlers.keys()].map((name) => this.ensureQueue(name)));
+    for (const name of this.handlers.keys()) await this.boss.supervise(name);
+  }
+
+  /**
+   * A handler failed: on the job's last attempt (the spare run kept for a lost process aside) it
+   * is not retried, so the failure that follows is final.
+   */
+  private async lastAttemptFailed(queue: string, id: string): Promise<void> {
+    await this.sql(
+      `update ${this.schema}.job set retry_limit = retry_count
+        where name = $1 and id = $2 and retry_count + 1 >= retry_limit`,
+      [queue, id],
+    );
   }
 
   private ensureQueue(name: string): Promise<void> {
@@ -223,6 +253,7 @@ export class PgBossJobQueue implements JobQueue {
             { queue, jobId: job.id, attempts: job.retryCount + 1, err: errorMessage(error) },
             'job failed',
           );
+          await this.lastAttemptFailed(queue, job.id);
           throw error;
         }
       },

@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueJob, searchPathSchema } from '../../src/jobs/index.ts';
+import { enqueueJob, searchPathSchema, type PgBossJobQueue } from '../../src/jobs/index.ts';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 /** The job queue of the engine under test: the table on SQLite, pg-boss on PostgreSQL. */
@@ -119,6 +120,31 @@ describe('job queue', () => {
       expect(
         await t.ctx.db.selectFrom('jobs').select('id').where('id', '=', 'left-in-table').execute(),
       ).toEqual([]);
+    },
+  );
+
+  it.runIf(process.env.DATABASE_URL)(
+    'runs a single-attempt job again when its process died, but does not retry its failure',
+    async () => {
+      runs.length = 0;
+      await enqueueJob(t.ctx.db, { queue: 'test.a', payload: { n: 'lost' }, maxAttempts: 1 });
+      await enqueueJob(t.ctx.db, { queue: 'test.b', payload: { failTimes: 9 }, maxAttempts: 1 });
+      // A process took the first job and died: it is active, and its heartbeat stopped long ago.
+      // (pg-boss's tables live in the test's schema, first on the search path.)
+      await sql`update job set state = 'active', started_on = now() - interval '1 hour',
+                  heartbeat_on = now() - interval '1 hour'
+                where name = 'test.a' and state = 'created'`.execute(t.ctx.db);
+      expect(await t.ctx.jobs.drain()).toBe(1);
+      await (t.ctx.jobs as PgBossJobQueue).superviseNow();
+      for (let round = 0; round < 2; round++) {
+        await t.ctx.jobs.makeDue('test.a');
+        await t.ctx.jobs.makeDue('test.b');
+        await t.ctx.jobs.drain();
+      }
+      const attempts = (queue: string) => runs.filter((r) => r.queue === queue).map((r) => r.attempts);
+      // The lost job ran once more (its first run counts as an attempt); the failing one ran once.
+      expect(attempts('test.a')).toEqual([2]);
+      expect(attempts('test.b')).toEqual([1]);
     },
   );
 
