@@ -6,14 +6,22 @@
  *
  *   npm run bench:send -- --db postgres --workers 2
  *   npm run bench:send -- --db postgres --workers 2 --recipients 100000 --mailings 2
+ *   npm run bench:send -- --db postgres --workers 2 --cpu 0.5
+ *
+ * The pair of rounds runs twice: as the machine allows, then with every worker held to the same CPU
+ * budget (`--cpu`, default 0.4 of a core, by the kernel's CPU controller; see cpu-cap.ts), so the
+ * workers and not the machine's cores are the limit. Where the cgroup tree cannot be written, only
+ * the first pair runs, and the printout says why. One mailing is shared by the workers (sender slots,
+ * MAIL_SENDERS), so a second worker helps one mailing too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { openCpuCaps, type CpuCaps } from './cpu-cap.ts';
 import type { PersonInput } from '../src/people/index.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -26,6 +34,8 @@ export interface SendScaleOptions {
   pgUrl: string;
   smtpUrl: string;
   sinkCount(): Promise<number>;
+  /** CPU budget per worker in the capped rounds (share of one core). */
+  cpu: number;
 }
 
 function databaseUrl(base: string, database: string): string {
@@ -34,7 +44,11 @@ function databaseUrl(base: string, database: string): string {
   return url.toString();
 }
 
-async function startWorkers(count: number, env: Record<string, string>): Promise<ChildProcess[]> {
+async function startWorkers(
+  count: number,
+  env: Record<string, string>,
+  caps: CpuCaps | null,
+): Promise<ChildProcess[]> {
   const children: ChildProcess[] = [];
   for (let i = 0; i < count; i++) {
     const child = spawn(process.execPath, [cli, 'worker'], {
@@ -42,6 +56,7 @@ async function startWorkers(count: number, env: Record<string, string>): Promise
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);
+    if (caps && child.pid) caps.cap(child.pid);
   }
   // Ready when each has logged "worker started" (pino, one JSON line per entry).
   await Promise.all(
@@ -119,49 +134,72 @@ export async function runSendScaleOut(options: SendScaleOptions): Promise<boolea
     }
     console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const rounds: Array<{ workers: number; seconds: number; sent: number }> = [];
-    for (const workers of [1, options.workers]) {
-      const ids: string[] = [];
-      for (let m = 0; m < options.mailings; m++) {
-        ids.push(
-          await services.mailings.createMailing({
-            fromName: 'Bench Campaign',
-            fromAddress: 'news@bench.example',
-            subject: '{{ given_name | default: "Friend" }}, the vote is on Wednesday',
-            body: 'Dear {{ given_name | default: "Friend" }},\n\n[Read the plan](https://example.org/plan).',
-            format: 'markdown',
-            audience: { tags: [`bench${m}`] },
-            tracking: true,
-          }),
-        );
-      }
-      const children = await startWorkers(workers, env);
-      try {
-        const before = await options.sinkCount();
-        const t1 = performance.now();
-        let materialised = 0;
-        for (const id of ids) materialised += await services.mailings.startSending(id);
-        for (;;) {
-          const statuses = await Promise.all(ids.map((id) => services.mailings.getMailing(id)));
-          if (statuses.every((m) => m.status === 'sent')) break;
-          if (children.some((c) => c.exitCode !== null)) throw new Error('a worker exited');
-          await new Promise((resolve) => setTimeout(resolve, 100));
+    const pair = async (caps: CpuCaps | null): Promise<number> => {
+      const rounds: Array<{ workers: number; seconds: number; sent: number }> = [];
+      for (const workers of [1, options.workers]) {
+        const ids: string[] = [];
+        for (let m = 0; m < options.mailings; m++) {
+          ids.push(
+            await services.mailings.createMailing({
+              fromName: 'Bench Campaign',
+              fromAddress: 'news@bench.example',
+              subject: '{{ given_name | default: "Friend" }}, the vote is on Wednesday',
+              body: 'Dear {{ given_name | default: "Friend" }},\n\n[Read the plan](https://example.org/plan).',
+              format: 'markdown',
+              audience: { tags: [`bench${m}`] },
+              tracking: true,
+            }),
+          );
         }
-        const seconds = (performance.now() - t1) / 1000;
-        const delivered = (await options.sinkCount()) - before;
-        if (delivered < materialised) ok = false;
-        rounds.push({ workers, seconds, sent: delivered });
+        const children = await startWorkers(workers, env, caps);
+        try {
+          const before = await options.sinkCount();
+          const t1 = performance.now();
+          let materialised = 0;
+          for (const id of ids) materialised += await services.mailings.startSending(id);
+          for (;;) {
+            const statuses = await Promise.all(ids.map((id) => services.mailings.getMailing(id)));
+            if (statuses.every((m) => m.status === 'sent')) break;
+            if (children.some((c) => c.exitCode !== null)) throw new Error('a worker exited');
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          const seconds = (performance.now() - t1) / 1000;
+          const delivered = (await options.sinkCount()) - before;
+          if (delivered < materialised) ok = false;
+          rounds.push({ workers, seconds, sent: delivered });
+          console.log(
+            `  ${workers} worker${workers === 1 ? ' ' : 's'}: ${(delivered / seconds).toFixed(0).padStart(6)} msgs/s  (${delivered} accepted by the sink for ${materialised} recipients in ${seconds.toFixed(1)} s, ${options.mailings} mailing${options.mailings === 1 ? '' : 's'})`,
+          );
+        } finally {
+          await stop(children);
+        }
+      }
+      const [one, many] = rounds as [(typeof rounds)[0], (typeof rounds)[0]];
+      return many.sent / many.seconds / (one.sent / one.seconds);
+    };
+    console.log(
+      `uncapped (the machine's ${cpus().length} cores shared by the workers, PostgreSQL and the sink):`,
+    );
+    const uncapped = await pair(null);
+    console.log(
+      `  ratio ${options.workers} vs 1, uncapped: ${uncapped.toFixed(2)}  (bounded by the cores: ${cpus().length}; load ${loadAverage()})`,
+    );
+    const caps = openCpuCaps(options.cpu, 'worker');
+    if ('unavailable' in caps) {
+      console.log(
+        `  no CPU budget per process: ${caps.unavailable}; only the uncapped ratio above (run as root, or with a delegated cgroup, for the capped one)`,
+      );
+    } else {
+      try {
+        console.log(`capped (each worker ${options.cpu} of a core: ${caps.controller}):`);
+        const capped = await pair(caps);
         console.log(
-          `  ${workers} worker${workers === 1 ? ' ' : 's'}: ${(delivered / seconds).toFixed(0).padStart(6)} msgs/s  (${delivered} accepted by the sink for ${materialised} recipients in ${seconds.toFixed(1)} s, ${options.mailings} mailing${options.mailings === 1 ? '' : 's'})`,
+          `  ratio ${options.workers} vs 1 at ${options.cpu} CPU per worker: ${capped.toFixed(2)}  (${options.workers} would be perfect scaling; load ${loadAverage()})`,
         );
       } finally {
-        await stop(children);
+        caps.close();
       }
     }
-    const [one, many] = rounds as [(typeof rounds)[0], (typeof rounds)[0]];
-    console.log(
-      `  ratio ${options.workers} vs 1: ${(many.sent / many.seconds / (one.sent / one.seconds)).toFixed(2)}  (${cpus().length} CPU cores shared by the workers, PostgreSQL and the sink; a mailing is sent by one worker at a time: its lease; a second worker helps only with several mailings and spare cores)`,
-    );
   } finally {
     services.mailings.close();
     services.mail.close();
@@ -174,4 +212,10 @@ export async function runSendScaleOut(options: SendScaleOptions): Promise<boolea
     await cleanup.end();
   }
   return ok;
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 }

@@ -29,6 +29,7 @@ const { values } = parseArgs({
     db: { type: 'string' },
     workers: { type: 'string' },
     mailings: { type: 'string', default: '1' },
+    cpu: { type: 'string', default: '0.4' },
   },
 });
 
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
         pgUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
         smtpUrl,
         sinkCount: () => sinkCount(sink),
+        cpu: Number(values.cpu),
       });
       if (!ok) process.exitCode = 1;
     } finally {

@@ -6,14 +6,21 @@
  *
  *   npm run bench:sign -- --db postgres --web 2
  *   npm run bench:sign -- --db postgres --web 4 --duration 20 --connections 100
+ *   npm run bench:sign -- --db postgres --web 2 --cpu 0.5
+ *
+ * Each pair of rounds runs twice: as the machine allows, then with every serve process held to the
+ * same CPU budget (`--cpu`, default 0.4 of a core, by the kernel's CPU controller; see cpu-cap.ts), so
+ * the processes and not the machine's cores are the limit. Where the cgroup tree cannot be written,
+ * only the first pair runs, and the printout says why.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { openCpuCaps, type CpuCaps } from './cpu-cap.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
@@ -23,6 +30,8 @@ export interface WebScaleOptions {
   duration: number;
   connections: number;
   pgUrl: string;
+  /** CPU budget per serve process in the capped rounds (share of one core). */
+  cpu: number;
 }
 
 interface Round {
@@ -74,6 +83,7 @@ async function round(
   processes: number,
   slug: string,
   basePort: number,
+  caps: CpuCaps | null,
 ): Promise<Round> {
   const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-web-'));
   const children: ChildProcess[] = [];
@@ -96,6 +106,7 @@ async function round(
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
+      if (caps && child.pid) caps.cap(child.pid);
     }
     for (let i = 0; i < processes; i++) {
       await waitForAnswer(`http://127.0.0.1:${basePort + i}/petitions/${slug}`, children[i]!);
@@ -168,7 +179,7 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
       { log: createLogger('warn') },
     );
     const services = createServices(runtime.ctx);
-    for (const slug of ['bench-one', 'bench-many']) {
+    for (const slug of ['bench-one', 'bench-many', 'bench-one-capped', 'bench-many-capped']) {
       const created = await services.petitions.createPetition({
         slug,
         title: 'Benchmark petition',
@@ -187,18 +198,39 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
     console.log(
       `web scale-out on PostgreSQL: ${options.connections} connections in all, ${options.duration} s per round, ${cpus().length} CPU cores on this machine (load generator, web processes and PostgreSQL share them)`,
     );
-    const one = await round(options, url, 1, 'bench-one', 3400);
-    const many = await round(options, url, options.web, 'bench-many', 3410);
-    for (const r of [one, many]) {
-      const committedOk = r.committed >= r.created && r.committed <= r.created + options.connections;
-      if (!committedOk) ok = false;
-      console.log(
-        `  ${r.processes} serve process${r.processes === 1 ? ' ' : 'es'}: ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  (${r.created} new signatures answered 201, ${r.non2xx} non-2xx, ${r.errors} errors; ${r.committed} taken in${committedOk ? ' ✓' : ' ✗ MISMATCH'})`,
-      );
-    }
+    const pair = async (caps: CpuCaps | null, suffix: string, port: number): Promise<number> => {
+      const one = await round(options, url, 1, `bench-one${suffix}`, port, caps);
+      const many = await round(options, url, options.web, `bench-many${suffix}`, port + 10, caps);
+      for (const r of [one, many]) {
+        const committedOk = r.committed >= r.created && r.committed <= r.created + options.connections;
+        if (!committedOk) ok = false;
+        console.log(
+          `  ${r.processes} serve process${r.processes === 1 ? ' ' : 'es'}: ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  (${r.created} new signatures answered 201, ${r.non2xx} non-2xx, ${r.errors} errors; ${r.committed} taken in${committedOk ? ' ✓' : ' ✗ MISMATCH'})`,
+        );
+      }
+      return many.requestsPerSecond / one.requestsPerSecond;
+    };
+    console.log(`uncapped (the machine's ${cpus().length} cores shared by everything):`);
+    const uncapped = await pair(null, '', 3400);
     console.log(
-      `  ratio ${options.web} vs 1: ${(many.requestsPerSecond / one.requestsPerSecond).toFixed(2)}  (bounded by the cores: ${cpus().length})`,
+      `  ratio ${options.web} vs 1, uncapped: ${uncapped.toFixed(2)}  (bounded by the cores: ${cpus().length}; load ${loadAverage()})`,
     );
+    const caps = openCpuCaps(options.cpu, 'web');
+    if ('unavailable' in caps) {
+      console.log(
+        `  no CPU budget per process: ${caps.unavailable}; only the uncapped ratio above (run as root, or with a delegated cgroup, for the capped one)`,
+      );
+    } else {
+      try {
+        console.log(`capped (each serve process ${options.cpu} of a core: ${caps.controller}):`);
+        const capped = await pair(caps, '-capped', 3420);
+        console.log(
+          `  ratio ${options.web} vs 1 at ${options.cpu} CPU per process: ${capped.toFixed(2)}  (${options.web} would be perfect scaling; load ${loadAverage()})`,
+        );
+      } finally {
+        caps.close();
+      }
+    }
   } finally {
     const cleanup = new pg.Client({ connectionString: options.pgUrl });
     await cleanup.connect();
@@ -206,4 +238,10 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
     await cleanup.end();
   }
   return ok;
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 }

@@ -32,6 +32,7 @@ const { values } = parseArgs({
     // Scale-out of the web tier: `--db postgres --web N` (see sign-scale.ts).
     db: { type: 'string' },
     web: { type: 'string' },
+    cpu: { type: 'string', default: '0.4' },
   },
 });
 const roundCount = Number(values.rounds);
@@ -237,7 +238,13 @@ if (values.web) {
   if (values.db !== 'postgres')
     throw new Error('--web N runs separate serve processes on PostgreSQL: add --db postgres');
   const { runWebScaleOut } = await import('./sign-scale.ts');
-  const ok = await runWebScaleOut({ web: Number(values.web), duration, connections, pgUrl });
+  const ok = await runWebScaleOut({
+    web: Number(values.web),
+    duration,
+    connections,
+    pgUrl,
+    cpu: Number(values.cpu),
+  });
   process.exit(ok ? 0 : 1);
 }
 
