@@ -31,7 +31,7 @@ export interface MailingsTable {
   finished_at: string | null;
   rate: number;
   pause_reason: string | null;
-  /** Unused since migration 0016 (sender slots in mailing_senders). */
+  /** Unused since migration 0017 (sender slots in mailing_senders). */
   lease_until: string | null;
   created_by: string | null;
   /** JSON array of group ids the mailing is limited to (a leader's), or null for everyone. */
@@ -51,12 +51,12 @@ export interface MailingRecipientsTable {
   sent_at: string | null;
   message_id: string | null;
   last_error: string | null;
-  /** The sender working on this recipient, until `claimed_until` (migration 0016). */
+  /** The sender working on this recipient, until `claimed_until` (migration 0017). */
   claimed_by: string | null;
   claimed_until: string | null;
 }
 
-/** A mailing's sender slots: each held by one sender at a time, under a lease (migration 0016). */
+/** A mailing's sender slots: each held by one sender at a time, under a lease (migration 0017). */
 export interface MailingSendersTable {
   mailing_id: string;
   slot: number;
