@@ -48,16 +48,23 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService, ctx: A
   app.decorateRequest('currentUser', null);
   const secureCookie = ctx.config.publicUrl.startsWith('https://');
 
-  app.addHook('onRequest', async (request) => {
-    if (!isAdminPath(request.url) && !request.url.startsWith('/api/')) return;
-    request.currentUser = await auth.userForSession(request.cookies[SESSION_COOKIE]);
+  // Callback hooks: public pages and signing pass both without a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!isAdminPath(request.url) && !request.url.startsWith('/api/')) {
+      done();
+      return;
+    }
+    auth.userForSession(request.cookies[SESSION_COOKIE]).then((user) => {
+      request.currentUser = user;
+      done();
+    }, done);
   });
 
-  app.addHook('preHandler', async (request) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
-    if (!isAdminPath(request.url) || sessionExempt.test(request.url)) return;
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
+    if (!isAdminPath(request.url) || sessionExempt.test(request.url)) return done();
     const user = request.currentUser;
-    if (!user) return; // requireRole answers 401
+    if (!user) return done(); // requireRole answers 401
     const body = request.body as Record<string, unknown> | undefined;
     const query = request.query as Record<string, unknown> | undefined;
     const token =
@@ -65,11 +72,14 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService, ctx: A
       request.headers['x-csrf-token'] ??
       query?._csrf;
     if (!auth.verifyCsrf(user, token)) {
-      throw new AppError(
-        'forbidden',
-        'This form has expired or did not come from this site. Reload the page and try again.',
+      return done(
+        new AppError(
+          'forbidden',
+          'This form has expired or did not come from this site. Reload the page and try again.',
+        ),
       );
     }
+    done();
   });
 
   app.decorate('sessionCookieOptions', {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { CurrentUser } from '../auth/index.ts';
 import { AppError } from '../errors.ts';
 import type { GroupsService } from './service.ts';
 
@@ -11,14 +12,24 @@ const unscopedPages = [/^\/admin\/outbox(\/|\?|$)/];
 
 /** Installs the check on the root instance (after the auth hooks, before the capability plugins). */
 export function installLeaderGuard(app: FastifyInstance, groups: GroupsService): void {
-  app.addHook('preHandler', async (request) => {
-    const user = request.currentUser;
-    if (!user || !request.url.startsWith('/admin/')) return;
-    if (!unscopedPages.some((page) => page.test(request.url))) return;
+  async function refuseLeader(user: CurrentUser): Promise<void> {
     if ((await groups.groupScope(user)) === null) return;
     throw new AppError(
       'forbidden',
       'Group leaders cannot use this page: it shows messages sent to people outside your groups.',
     );
+  }
+  // A callback hook: the public pages and signing pass without a promise.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const user = request.currentUser;
+    if (
+      !user ||
+      !request.url.startsWith('/admin/') ||
+      !unscopedPages.some((page) => page.test(request.url))
+    ) {
+      done();
+      return;
+    }
+    refuseLeader(user).then(() => done(), done);
   });
 }

@@ -11,12 +11,13 @@ export interface OpsPluginOptions {
 const healthTimeoutMs = 2000;
 
 export async function opsPlugin(app: FastifyInstance, { ctx, metrics }: OpsPluginOptions): Promise<void> {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   app.get(

@@ -23,18 +23,22 @@ function holdsNonFinite(value: unknown, depth = 0): boolean {
  * (it answered with an error, and the person with a 500) and SQLite would keep it silently.
  */
 export function installInputGuard(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     // Raw bodies (inbound email, uploads) are not text fields and are left to their routes.
     const fields = typeof request.body === 'object' ? request.body : null;
     if (holdsNul(request.params) || holdsNul(request.query) || holdsNul(fields)) {
-      throw new AppError('invalid', 'The request contains a NUL character, which is not allowed in text.');
+      done(new AppError('invalid', 'The request contains a NUL character, which is not allowed in text.'));
+      return;
     }
+    done();
   });
   // Validation lets "1e309" (Infinity) and 40-digit numbers pass as integers; no query can use them.
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', (request, _reply, done) => {
     const fields = typeof request.body === 'object' ? request.body : null;
     if (holdsNonFinite(request.params) || holdsNonFinite(request.query) || holdsNonFinite(fields)) {
-      throw new AppError('invalid', 'A number in the request is too large.');
+      done(new AppError('invalid', 'A number in the request is too large.'));
+      return;
     }
+    done();
   });
 }

@@ -62,7 +62,9 @@ export function applySecurityHeaders(request: FastifyRequest, reply: FastifyRepl
 }
 
 export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply) => {
+  // Callback hooks, here and in the other hooks every request runs: no promise per request.
+  app.addHook('onSend', (request, reply, payload, done) => {
     applySecurityHeaders(request, reply);
+    done(null, payload);
   });
 }
