@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -21,17 +22,33 @@ function maskValues(object: Record<string, unknown>): Record<string, unknown> {
   return copy ?? object;
 }
 
+const pseudonymKeys = new Map<string, Buffer>();
+
+/**
+ * What logs say instead of a client's IP address: a short keyed hash (the key derived from the
+ * app secret), the same for one address in every process, so abuse can be followed from line to
+ * line without the logs holding the address. Null without an address.
+ */
+export function clientPseudonym(secretKey: string, ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  let key = pseudonymKeys.get(secretKey);
+  if (!key) {
+    key = createHmac('sha256', secretKey).update('undersign:log-client').digest();
+    pseudonymKeys.set(secretKey, key);
+  }
+  return createHmac('sha256', key).update(ip).digest('base64url').slice(0, 12);
+}
+
 interface LoggedRequest {
   method?: string;
   url?: string;
-  ip?: string;
   routeOptions?: { url?: string };
 }
 
 /**
  * A request as logged: the route pattern (`/petitions/:slug/confirm`), never the address it was
  * reached at, whose path and query may carry tokens (confirmation, unsubscribe, invitation links)
- * or email addresses (admin searches).
+ * or email addresses (admin searches); and not the client's IP address (personal data).
  */
 function serializeRequest(request: LoggedRequest) {
   const pattern = request.routeOptions?.url;
@@ -39,7 +56,6 @@ function serializeRequest(request: LoggedRequest) {
   return {
     method: request.method,
     url: pattern ?? maskPersonalData(path.length > 200 ? `${path.slice(0, 200)}…` : path),
-    remoteAddress: request.ip,
   };
 }
 
@@ -49,9 +65,9 @@ function serializeError(error: unknown) {
 }
 
 /**
- * One logger for the process. Secrets are redacted wherever they appear by name (cookies, API
- * tokens, passwords, tokens), request lines carry the route pattern only, and email addresses in
- * messages and errors are masked. `destination` is for tests that read what was written.
+ * One logger for the process. Secrets and client addresses are redacted wherever they appear by
+ * name (cookies, API tokens, passwords, tokens, `ip`), request lines carry the route pattern only
+ * (no client address), and email addresses in messages and errors are masked. `destination` is for tests that read what was written.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -73,6 +89,11 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         '*.secret',
         'totp_secret',
         '*.totp_secret',
+        // Client addresses are personal data: a line that names one by mistake does not keep it.
+        'ip',
+        '*.ip',
+        'remoteAddress',
+        '*.remoteAddress',
       ],
       censor: '[redacted]',
     },

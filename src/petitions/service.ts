@@ -7,6 +7,7 @@ import { enqueueJob } from '../jobs/index.ts';
 import { tryNormaliseEmail } from '../people/index.ts';
 import { RateLimiter } from '../ratelimit/index.ts';
 import { newId, nowIso } from '../ids.ts';
+import { clientPseudonym } from '../log.ts';
 import { AltchaGuard } from './altcha.ts';
 import { CounterBatcher } from './counters.ts';
 import { displayGoal } from './goal.ts';
@@ -371,7 +372,10 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       userAgent: meta.userAgent?.slice(0, 300) ?? null,
       at: nowIso(),
     });
-    log.info({ petitionId, reason, ip: meta.ip }, 'signing attempt rejected');
+    log.info(
+      { petitionId, reason, client: clientPseudonym(config.secretKey, meta.ip) },
+      'signing attempt rejected',
+    );
   }
 
   function altchaRequired(petition: Petition): boolean {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { clientPseudonym, type Logger } from '../log.ts';
 import type { DB } from '../db/index.ts';
 import { RateLimiter } from '../ratelimit/index.ts';
 
@@ -16,14 +16,16 @@ export interface FormLimitSettings {
 
 /**
  * Per-IP and per-email limits for a public form that signs people up (an RSVP, joining a group),
- * like signing a petition has. Counted in memory, shared with the other web processes about once a second. A refusal is logged (the address
- * only as a hash) and thrown as `rate_limited` with the reason and the seconds to wait.
+ * like signing a petition has. Counted in memory, shared with the other web processes about once a second. A refusal is logged (the email
+ * address only as a hash, the client's IP address only as a keyed pseudonym) and thrown as `rate_limited` with the reason and the seconds to wait.
  */
 export class PublicFormLimits {
   private readonly byIp: RateLimiter;
   private readonly byEmail: RateLimiter;
   private readonly form: string;
   private readonly log: Logger;
+  /** Keys the pseudonym that logs give a client address (none without it). */
+  private readonly secret: string | null;
 
   /** `shared`: count together with the other web processes (the database and the app secret). */
   constructor(
@@ -34,6 +36,7 @@ export class PublicFormLimits {
   ) {
     this.form = form;
     this.log = log;
+    this.secret = shared?.secret ?? null;
     const counting = (scope: string) => (shared ? { ...shared, scope: `${form}-${scope}`, log } : null);
     this.byIp = new RateLimiter(settings.perIp, 10 * 60_000, counting('ip'));
     this.byEmail = new RateLimiter(settings.perEmail, 3600_000, counting('email'));
@@ -68,7 +71,7 @@ export class PublicFormLimits {
         form: this.form,
         subject: subject.id,
         reason,
-        ip: meta.ip,
+        client: this.secret ? clientPseudonym(this.secret, meta.ip) : null,
         emailHash: createHash('sha256').update(email.trim().toLowerCase()).digest('hex').slice(0, 16),
         retryAfter: wait,
       },

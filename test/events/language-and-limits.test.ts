@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { choosePublicLanguage } from '../../src/web/language.ts';
+import { clientPseudonym } from '../../src/log.ts';
 import { createTestApp, type TestRuntime } from '../helpers/runtime.ts';
 
 type T = TestRuntime & { app: FastifyInstance };
@@ -148,11 +149,16 @@ describe('public RSVP and group join are rate limited per network and per email'
     expect(await rsvpCount()).toBe(3);
     expect((await t.services.people.searchPeople({ email: 'ip4@example.org' })).total).toBe(0);
     expect(warn).toHaveBeenCalledWith(
-      expect.objectContaining({ form: 'rsvp', reason: 'rate_limited_ip', ip: '198.51.100.1' }),
+      expect.objectContaining({
+        form: 'rsvp',
+        reason: 'rate_limited_ip',
+        client: clientPseudonym(t.config.secretKey, '198.51.100.1'),
+      }),
       expect.stringContaining('refused'),
     );
-    // The log names the address only by a hash.
+    // The log names the email address only by a hash, the network only by a keyed pseudonym.
     expect(JSON.stringify(warn.mock.calls)).not.toContain('ip4@example.org');
+    expect(JSON.stringify(warn.mock.calls)).not.toContain('198.51.100.1');
     // Another network is not affected.
     const other = await t.app.inject({
       url: `/events/${eventSlug}/rsvp`,
@@ -175,7 +181,11 @@ describe('public RSVP and group join are rate limited per network and per email'
     expect(refused.statusCode).toBe(429);
     expect(refused.body).toContain('Demasiados intentos con este correo. Inténtalo de nuevo en');
     expect(warn).toHaveBeenCalledWith(
-      expect.objectContaining({ form: 'group_join', reason: 'rate_limited_email', ip: '192.0.2.3' }),
+      expect.objectContaining({
+        form: 'group_join',
+        reason: 'rate_limited_email',
+        client: clientPseudonym(t.config.secretKey, '192.0.2.3'),
+      }),
       expect.any(String),
     );
     // Group joins and RSVPs count apart: this address can still RSVP.

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/auth/index.ts';
-import { createLogger, maskPersonalData } from '../../src/log.ts';
+import { clientPseudonym, createLogger, maskPersonalData } from '../../src/log.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 import { openPetition } from '../petitions/helpers.ts';
 
@@ -123,5 +123,94 @@ describe('secrets and personal data stay out of the logs', () => {
     );
     expect(maskPersonalData('/people/ana%40example.org?x=1')).toBe('/people/[email]?x=1');
     expect(maskPersonalData('no address @ here, 100%40 off')).toBe('no address @ here, 100%40 off');
+  });
+});
+
+describe('client IP addresses stay out of the logs', () => {
+  let t: T;
+  const lines: string[] = [];
+  // Behind a proxy (TRUST_PROXY): the client is the X-Forwarded-For address, the socket the proxy's.
+  const client = '198.51.100.213';
+  const proxy = '192.0.2.201';
+  const via = { remoteAddress: proxy, headers: { 'x-forwarded-for': client } };
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    t = await createTestApp(
+      { TRUST_PROXY: 'true', SIGN_RATE_IP: '1', SIGN_RATE_EMAIL: '0' },
+      { log: createLogger('debug', sink) },
+    );
+  });
+  afterAll(async () => {
+    await t.services.petitions.close();
+    await t.close();
+  });
+
+  it('logs requests, refused signings and a failed sign-in with a pseudonym at most', async () => {
+    const petition = await openPetition(t);
+    const page = await t.app.inject({ method: 'GET', url: `/petitions/${petition.row.slug}`, ...via });
+    expect(page.statusCode).toBe(200);
+
+    const sign = (fields: Record<string, string>) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/petitions/${petition.row.slug}/sign`,
+        remoteAddress: proxy,
+        headers: { ...via.headers, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ given_name: 'Ip', postal_code: '94110', ...fields }).toString(),
+      });
+    const honeypot = await sign({ email: 'bot@example.org', website: 'http://spam.example' });
+    expect(honeypot.statusCode).toBeGreaterThanOrEqual(400);
+    expect(honeypot.statusCode).toBeLessThan(500);
+    expect((await sign({ email: 'first@example.org' })).statusCode).toBe(303);
+    expect((await sign({ email: 'second@example.org' })).statusCode).toBe(429);
+
+    await t.services.auth.createUser({
+      email: 'ip.owner@example.org',
+      password: 'the right password',
+      role: 'owner',
+    });
+    const form = await t.app.inject({ method: 'GET', url: '/admin/login', ...via });
+    const csrf = /name="_login_csrf" value="([^"]+)"/.exec(form.body)![1]!;
+    const loginCookie = cookieValue(form.headers['set-cookie'], 'undersign_login')!;
+    const wrong = await t.app.inject({
+      method: 'POST',
+      url: '/admin/login',
+      remoteAddress: proxy,
+      headers: { ...via.headers, cookie: `undersign_login=${loginCookie}` },
+      payload: { email: 'ip.owner@example.org', password: 'not the password', _login_csrf: csrf },
+    });
+    expect(wrong.statusCode).toBe(401);
+    // The signing attempts are kept as data (the dashboard's refusals), with the address.
+    await t.services.petitions.flushPending();
+    const kept = await t.ctx.db
+      .selectFrom('signing_rejections')
+      .select(['reason', 'ip'])
+      .where('petition_id', '=', petition.row.id)
+      .execute();
+    expect(kept.map((row) => row.ip)).toEqual([client, client]);
+
+    const rejected = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'signing attempt rejected');
+    expect(rejected.map((line) => line.reason).sort()).toEqual(['honeypot', 'rate_limited_ip']);
+    // Both refusals name the same client by a pseudonym keyed with the secret, not by its address.
+    const pseudonym = clientPseudonym(t.config.secretKey, client);
+    expect(rejected.map((line) => line.client)).toEqual([pseudonym, pseudonym]);
+    expect(lines.filter((line) => line.includes('incoming request')).length).toBeGreaterThanOrEqual(6);
+    const log = lines.join('\n');
+    const parsed = lines.map(
+      (line) => JSON.parse(line) as { reqId?: string; req?: { url?: string }; res?: { statusCode?: number } },
+    );
+    const loginPosts = new Set(
+      parsed.filter((line) => line.req?.url === '/admin/login').map((line) => line.reqId),
+    );
+    expect(parsed.some((line) => loginPosts.has(line.reqId) && line.res?.statusCode === 401)).toBe(true);
+    expect(log).not.toContain(client);
+    expect(log).not.toContain(proxy);
   });
 });
