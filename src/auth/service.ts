@@ -5,9 +5,10 @@ import type { Executor, UserRow } from '../db/index.ts';
 import { isUniqueViolation } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { newId, nowIso } from '../ids.ts';
+import { clientPseudonym } from '../log.ts';
+import { SharedFailureCounter } from '../ratelimit/index.ts';
 import { hasRole, isRole, type Role } from './roles.ts';
 import * as store from './store.ts';
-import { FailureCounter } from './throttle.ts';
 import { base32Decode, matchTotp, newTotpSecret, openSecret, otpauthUri, sealSecret } from './totp.ts';
 
 export interface CurrentUser {
@@ -35,7 +36,10 @@ const SESSION_MAX_MS = 14 * 24 * 3600_000;
 const INVITE_MS = 7 * 24 * 3600_000;
 const MAX_FAILED_LOGINS = 8;
 const LOCKOUT_MS = 15 * 60_000;
-/** Failed sign-ins (any account) one client address may make per window before it must wait. */
+/**
+ * Failed sign-ins (any account) one client address may make per window before it must wait; the
+ * windows are the clock's quarter hours, the same in every process.
+ */
 export const MAX_FAILED_LOGINS_PER_IP = 30;
 const IP_WINDOW_MS = 15 * 60_000;
 /** How long the password step stays valid while the person types their authenticator code. */
@@ -101,11 +105,20 @@ function newRecoveryCode(): string {
 
 export function createAuthService(ctx: AppContext) {
   const { db } = ctx;
-  const ipFailures = new FailureCounter(MAX_FAILED_LOGINS_PER_IP, IP_WINDOW_MS);
+  // Counted in the database: every web process refuses a client as soon as it reaches the limit.
+  const ipFailures = new SharedFailureCounter(MAX_FAILED_LOGINS_PER_IP, IP_WINDOW_MS, {
+    db,
+    scope: 'sign-in-ip',
+    secret: ctx.config.secretKey,
+  });
 
-  function checkIpAllowed(ip: string | null): void {
-    const wait = ip ? ipFailures.blockedFor(ip) : 0;
+  async function checkIpAllowed(ip: string | null): Promise<void> {
+    const wait = ip ? await ipFailures.blockedFor(ip) : 0;
     if (wait > 0) {
+      ctx.log.warn(
+        { client: clientPseudonym(ctx.config.secretKey, ip), retryAfter: wait },
+        'sign-in refused: too many failed attempts from one client',
+      );
       throw new AppError(
         'rate_limited',
         `Too many failed sign-in attempts from your network. Try again in ${Math.ceil(wait / 60)} minutes.`,
@@ -175,18 +188,18 @@ export function createAuthService(ctx: AppContext) {
   /** Checks email and password; counts failures and locks the account for a while after too many. */
   async function authenticate(emailText: string, password: string, ip: string | null): Promise<UserRow> {
     const wrong = new AppError('unauthorized', 'The email or password is not correct.');
-    checkIpAllowed(ip);
+    await checkIpAllowed(ip);
     let email: string;
     try {
       email = normaliseUserEmail(emailText);
     } catch {
-      if (ip) ipFailures.fail(ip);
+      if (ip) await ipFailures.fail(ip);
       throw wrong;
     }
     const user = await store.findUserByEmail(db, email);
     if (!user || !user.password_hash || user.disabled_at) {
       await verify(await dummyHashPromise, password).catch(() => false);
-      if (ip) ipFailures.fail(ip);
+      if (ip) await ipFailures.fail(ip);
       throw wrong;
     }
     const now = Date.now();
@@ -197,7 +210,7 @@ export function createAuthService(ctx: AppContext) {
     }
     const ok = await verify(user.password_hash, password).catch(() => false);
     if (!ok) {
-      if (ip) ipFailures.fail(ip);
+      if (ip) await ipFailures.fail(ip);
       await countFailure(user, ip, now);
       throw wrong;
     }
@@ -290,7 +303,7 @@ export function createAuthService(ctx: AppContext) {
     );
     const userId = ticketUser(ticket);
     if (!userId) throw expired;
-    checkIpAllowed(meta.ip);
+    await checkIpAllowed(meta.ip);
     const user = await store.findUserById(db, userId);
     if (!user || user.disabled_at || !user.totp_enabled_at || !user.totp_secret) throw expired;
     const now = Date.now();
@@ -310,7 +323,7 @@ export function createAuthService(ctx: AppContext) {
       if (accepted) await audit({ userId: user.id, action: 'login.recovery_code', ip: meta.ip });
     }
     if (!accepted) {
-      if (meta.ip) ipFailures.fail(meta.ip);
+      if (meta.ip) await ipFailures.fail(meta.ip);
       await countFailure(user, meta.ip, now);
       throw new AppError(
         'unauthorized',

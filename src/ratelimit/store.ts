@@ -46,3 +46,20 @@ export async function listBusyKeys(
 export async function deleteWindowsBefore(db: Executor, scope: string, window: number): Promise<void> {
   await db.deleteFrom('rate_counts').where('scope', '=', scope).where('window', '<', window).execute();
 }
+
+/** The shared counts of one key in the windows from `fromWindow` on (windows without hits are absent). */
+export async function listKeyHits(
+  db: Executor,
+  scope: string,
+  key: string,
+  fromWindow: number,
+): Promise<Array<{ window: number; hits: number }>> {
+  const rows = await db
+    .selectFrom('rate_counts')
+    .select(['window', 'hits'])
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .where('window', '>=', fromWindow)
+    .execute();
+  return rows.map((row) => ({ window: Number(row.window), hits: Number(row.hits) }));
+}

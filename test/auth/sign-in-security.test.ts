@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/auth/index.ts';
 import { MAX_FAILED_LOGINS_PER_IP } from '../../src/auth/service.ts';
 import { base32Decode, totp } from '../../src/auth/totp.ts';
+import { buildApp } from '../../src/app.ts';
+import { createServices } from '../../src/services.ts';
 import { signIn } from '../helpers/auth.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 
@@ -127,6 +129,45 @@ describe('sign-in security: session rotation, throttling, two-factor', () => {
     const elsewhere = await openLoginForm(t, '198.51.100.7');
     const ok = await elsewhere.post('/admin/login', { email, password: 'the real password' });
     expect(ok.statusCode).toBe(303);
+  });
+
+  it('throttles failures from one address spread across two web processes together', async () => {
+    // A second app on the same database, with its own services and memory: another web process.
+    const otherServices = createServices(t.ctx);
+    const other = await buildApp(t.ctx, otherServices);
+    await other.ready();
+    try {
+      const email = 'spread@example.org';
+      await t.services.auth.createUser({ email, password: 'the spread password', role: 'viewer' });
+      const ip = '203.0.113.77';
+      const forms = [await openLoginForm(t, ip), await openLoginForm({ ...t, app: other }, ip)];
+      // Half the failures on each process: neither alone reaches the limit.
+      for (let i = 0; i < MAX_FAILED_LOGINS_PER_IP; i++) {
+        const wrong = await forms[i % 2]!.post('/admin/login', {
+          email: `spread${i}@example.org`,
+          password: 'guess guess',
+        });
+        expect(wrong.statusCode).toBe(401);
+      }
+      for (const form of forms) {
+        const blocked = await form.post('/admin/login', { email, password: 'the spread password' });
+        expect(blocked.statusCode).toBe(429);
+        expect(blocked.body).toContain('Too many failed sign-in attempts from your network');
+        expect(form.jar[SESSION_COOKIE]).toBeUndefined();
+      }
+      // The shared count names the address only by a keyed hash.
+      const rows = await t.ctx.db
+        .selectFrom('rate_counts')
+        .selectAll()
+        .where('scope', '=', 'sign-in-ip')
+        .execute();
+      expect(rows.some((row) => Number(row.hits) >= MAX_FAILED_LOGINS_PER_IP)).toBe(true);
+      expect(JSON.stringify(rows)).not.toContain(ip);
+    } finally {
+      await other.close();
+      otherServices.mailings.close();
+      await otherServices.petitions.close();
+    }
   });
 
   it('sets up two-factor sign-in from the account page, then asks for a code at sign-in', async () => {

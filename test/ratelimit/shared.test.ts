@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../src/ratelimit/index.ts';
+import { RateLimiter, SharedFailureCounter } from '../../src/ratelimit/index.ts';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
 describe('rate limits shared between web processes', () => {
@@ -85,5 +85,41 @@ describe('rate limits shared between web processes', () => {
     const [a] = pair('test-c', 0);
     for (let i = 0; i < 5; i++) expect(a.hit('x', now)).toBe(0);
     expect(a.enabled).toBe(false);
+  });
+
+  it('counts failures in the database, seen by every process at once, across a window end', async () => {
+    const counting = { db: t.ctx.db, scope: 'test-failures', secret: 'test-secret' };
+    const a = new SharedFailureCounter(3, 15 * 60_000, counting);
+    const b = new SharedFailureCounter(3, 15 * 60_000, counting);
+    const end = Date.UTC(2026, 10, 25, 12, 45); // a quarter hour's end
+    await a.fail('198.51.100.20', end - 1000);
+    await b.fail('198.51.100.20', end - 500);
+    expect(await a.blockedFor('198.51.100.20', end + 1000)).toBe(0);
+    // The third failure comes after the window's end: the two before it still count.
+    await a.fail('198.51.100.20', end + 1000);
+    expect(await b.blockedFor('198.51.100.20', end + 2000)).toBe(15 * 60 - 2);
+    expect(await b.blockedFor('198.51.100.21', end + 2000)).toBe(0);
+    // The next window sees only the one failure of the window before it.
+    expect(await a.blockedFor('198.51.100.20', end + 15 * 60_000)).toBe(0);
+    const rows = await t.ctx.db
+      .selectFrom('rate_counts')
+      .selectAll()
+      .where('scope', '=', 'test-failures')
+      .execute();
+    expect(JSON.stringify(rows)).not.toContain('198.51.100');
+  });
+
+  it('refuses a key that filled one window until the end of the next', async () => {
+    const counter = new SharedFailureCounter(2, 15 * 60_000, {
+      db: t.ctx.db,
+      scope: 'test-failures-b',
+      secret: 'test-secret',
+    });
+    const start = Date.UTC(2026, 10, 25, 13, 0);
+    await counter.fail('203.0.113.5', start + 60_000);
+    await counter.fail('203.0.113.5', start + 120_000);
+    expect(await counter.blockedFor('203.0.113.5', start + 180_000)).toBe(27 * 60);
+    expect(await counter.blockedFor('203.0.113.5', start + 20 * 60_000)).toBe(10 * 60);
+    expect(await counter.blockedFor('203.0.113.5', start + 30 * 60_000)).toBe(0);
   });
 });
