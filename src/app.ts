@@ -7,6 +7,7 @@ import { createMetrics } from './ops/metrics.ts';
 import { opsPlugin } from './ops/plugin.ts';
 import { createServices, registerPlugins, type Services } from './services.ts';
 import { errorHandler, notFoundHandler } from './web/errors.ts';
+import { installHeadGuard } from './web/head-requests.ts';
 import { installInputGuard } from './web/input-guard.ts';
 import { installSecurityHeaders } from './web/security-headers.ts';
 
@@ -41,6 +42,7 @@ export async function buildApp(
   app.setNotFoundHandler(notFoundHandler);
   installSecurityHeaders(app);
   installInputGuard(app);
+  installHeadGuard(app);
   await app.register(formbody, { bodyLimit: 1024 * 1024 });
   await app.register(cookie);
 

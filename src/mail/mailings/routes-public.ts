@@ -113,17 +113,22 @@ export async function mailingsPublicPlugin(
   }
   // SNS posts JSON as text/plain: Fastify's own text/plain parser hands it over as a string.
 
-  r.get('/m/o/:mailingId/:personId/:file', { schema: { params: PixelParams } }, async (request, reply) => {
-    const { mailingId, personId, file } = request.params;
-    const signature = file.replace(/\.gif$/, '');
-    await mailings.recordOpen(mailingId, personId, signature);
-    // Always the pixel: a broken image would tell nothing useful to anyone.
-    return reply.header('cache-control', 'no-store, max-age=0').type('image/gif').send(pixel);
-  });
+  // Opens and clicks are recorded on GET (what mail clients do); a HEAD (a link checker) records nothing.
+  r.get(
+    '/m/o/:mailingId/:personId/:file',
+    { schema: { params: PixelParams }, config: { sideEffects: true } },
+    async (request, reply) => {
+      const { mailingId, personId, file } = request.params;
+      const signature = file.replace(/\.gif$/, '');
+      await mailings.recordOpen(mailingId, personId, signature);
+      // Always the pixel: a broken image would tell nothing useful to anyone.
+      return reply.header('cache-control', 'no-store, max-age=0').type('image/gif').send(pixel);
+    },
+  );
 
   r.get(
     '/m/c/:mailingId/:personId/:sig',
-    { schema: { params: LinkParams, querystring: ClickQuery } },
+    { schema: { params: LinkParams, querystring: ClickQuery }, config: { sideEffects: true } },
     async (request, reply) => {
       const { mailingId, personId, sig } = request.params;
       const destination = await mailings.recordClick(mailingId, personId, sig, request.query.u);
