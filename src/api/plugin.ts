@@ -106,15 +106,20 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
       route.schema = { ...route.schema, produces: route.schema.produces ?? ['application/hal+json'] };
   });
   // Clients that send Content-Type: application/json on every request, a body-less DELETE too, are not refused.
+  // OSDI clients may send the HAL media type they receive (application/hal+json): the same JSON.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (request.method === 'DELETE' && body === '') {
-      done(null, undefined);
-      return;
-    }
-    parseJson(request, String(body), done);
-  });
+  app.addContentTypeParser(
+    ['application/json', 'application/hal+json'],
+    { parseAs: 'string' },
+    (request, body, done) => {
+      if (request.method === 'DELETE' && body === '') {
+        done(null, undefined);
+        return;
+      }
+      parseJson(request, String(body), done);
+    },
+  );
   app.decorateRequest('apiKey', null);
   app.decorateRequest('apiScope', null);
   app.addHook('onRequest', async (request) => {

@@ -376,6 +376,35 @@ describe('OSDI API contract', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it('takes JSON bodies sent as application/hal+json or with a charset, and refuses other types with a 415', async () => {
+    const create = (type: string, email: string, payload?: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/people',
+        headers: { 'osdi-api-token': writeKey, 'content-type': type },
+        payload:
+          payload ?? JSON.stringify({ person: { email_addresses: [{ address: email }], given_name: 'Hal' } }),
+      });
+    for (const [type, email] of [
+      ['application/hal+json', 'hal.body@example.org'],
+      ['application/hal+json; charset=utf-8', 'hal.charset@example.org'],
+      ['application/json; charset=utf-8', 'json.charset@example.org'],
+      ['Application/JSON;charset=UTF-8', 'json.upper@example.org'],
+    ] as const) {
+      const created = await create(type, email);
+      expect(created.statusCode, `${type}: ${created.body}`).toBe(200);
+      const id = await t.services.people.findPersonIdByEmail(email);
+      expect(id, type).toBeTruthy();
+      expect((await t.services.people.getPerson(id!)).givenName, type).toBe('Hal');
+    }
+    const broken = await create('application/hal+json', '', '{"person": ');
+    expect(broken.statusCode).toBe(400);
+    expect((broken.json() as Json).error).toBeTruthy();
+    const text = await create('text/csv', 'csv.body@example.org');
+    expect(text.statusCode).toBe(415);
+    expect(await t.services.people.findPersonIdByEmail('csv.body@example.org')).toBeFalsy();
+  });
+
   it('PUT replaces names and custom fields; tags, taggings and lists can be created and removed', async () => {
     const id = (await t.services.people.findPersonIdByEmail('person005@example.org'))!;
     const put = await send('PUT', `/api/v1/people/${id}`, {
