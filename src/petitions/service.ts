@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
 import { isConnectionError, isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
@@ -1291,7 +1291,7 @@ function rejectionEmailHash(email: string): string {
 
 /** The intake's uniqueness key: derived from the address, so processed rows keep no email. */
 function emailKey(email: string): string {
-  return createHash('sha256').update(email).digest('base64url').slice(0, 32);
+  return hash('sha256', email, 'base64url').slice(0, 32);
 }
 
 function cleanCode(value: string | undefined): string | null {
