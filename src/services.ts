@@ -228,6 +228,7 @@ export async function registerPlugins(
     people: services.people,
     petitions: services.petitions,
     events: services.events,
+    keptMemberCounts: () => services.dashboard.keptGroupMembers(),
   });
   await app.register(privacyPlugin, { ctx, privacy: services.privacy });
   await app.register(homePlugin, {

@@ -287,6 +287,18 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
     };
   }
 
+  /**
+   * Members per group as last kept (by group id), and when they were counted: what the groups
+   * admin pages show instead of counting every group on each view.
+   */
+  async function keptGroupMembers(): Promise<{ members: Map<string, number>; countedAt: string }> {
+    const stored = await storedNumbers();
+    return {
+      members: new Map(stored.numbers.groups.map((g) => [g.id, g.members])),
+      countedAt: stored.computedAt,
+    };
+  }
+
   /** In a job-running process: the stored numbers now if due, then checked every minute. */
   function startRefreshing(): () => void {
     refreshInBackground(REFRESH_MS);
@@ -297,6 +309,7 @@ export function createDashboardService(ctx: AppContext, deps: DashboardDeps) {
 
   return {
     getDashboard,
+    keptGroupMembers,
     refreshStoredNumbers,
     refreshIfDue,
     startRefreshing,

@@ -155,10 +155,17 @@ function groupFields(
     </p>`;
 }
 
+/** Members are counted every few minutes in the background, not on each view. */
+function countedNote(countedAt: string): string {
+  return `Members counted at ${countedAt.slice(0, 16).replace('T', ' ')} UTC; counted again every few minutes.`;
+}
+
 export function groupsListPage(
   c: GroupsAdminContext,
   input: {
     tree: (GroupNode & { members: number })[];
+    /** When the members were counted (kept numbers), if they were not counted for this view. */
+    countedAt?: string;
     error?: string | null;
     values?: Record<string, string>;
   },
@@ -168,6 +175,7 @@ export function groupsListPage(
     'Groups',
     html`<h1>Groups</h1>
       ${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
+      ${input.countedAt && input.tree.length ? html`<p class="muted">${countedNote(input.countedAt)}</p>` : ''}
       ${
         input.tree.length
           ? html`<table>
@@ -220,6 +228,8 @@ export function groupAdminPage(
     group: GroupRow;
     tree: GroupNode[];
     members: number;
+    /** When the members were counted (kept numbers), if they were not counted for this view. */
+    countedAt?: string;
     rules: GroupRuleRow[];
     leaders: { user_id: string; user: { email: string } | null }[];
     error?: string | null;
@@ -227,6 +237,7 @@ export function groupAdminPage(
   },
 ): SafeHtml {
   const { group } = input;
+  const membersNote = `with sub-groups and rules${input.countedAt ? `; ${countedNote(input.countedAt)}` : ''}`;
   return admin(
     c,
     group.name,
@@ -234,7 +245,7 @@ export function groupAdminPage(
       ${input.error ? html`<p role="alert" class="error">${input.error}</p>` : ''}
       ${input.notice ? html`<p role="status" class="notice">${input.notice}</p>` : ''}
       <p>
-        ${input.members.toLocaleString('en')} members (with sub-groups and rules) ·
+        ${input.members.toLocaleString('en')} members (${membersNote}) ·
         <a href="/admin/groups/${group.id}/members">See members</a> · Public page:
         <a href="/groups/${group.slug}">/groups/${group.slug}</a>
       </p>

@@ -33,6 +33,11 @@ export interface GroupsPluginOptions {
   people: PeopleService;
   petitions: PetitionService;
   events: EventsService;
+  /**
+   * Members per group as the dashboard last counted them (every few minutes in the background), by
+   * group id. Without it, or for a group created since, the pages count members on each view.
+   */
+  keptMemberCounts?: () => Promise<{ members: ReadonlyMap<string, number>; countedAt: string }>;
 }
 
 const slugParams = Type.Object({ slug: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -59,7 +64,7 @@ function groupInput(body: typeof groupBody.static): GroupInput {
 
 /** Public group pages with a join form; admin pages for the group tree, rules, leaders and members. */
 export async function groupsPlugin(instance: FastifyInstance, options: GroupsPluginOptions): Promise<void> {
-  const { ctx, groups, auth, people, petitions, events } = options;
+  const { ctx, groups, auth, people, petitions, events, keptMemberCounts } = options;
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   addAdminNavItem({ href: '/admin/groups', label: 'Groups', section: 'groups' });
   const sendHtml = (reply: FastifyReply, page: { value: string }) =>
@@ -158,9 +163,22 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
   ) {
     const scope = await groups.groupScope(userOf(request));
     const tree = (await groups.listTree()).filter((g) => !scope || scope.includes(g.id));
+    const kept = await keptMemberCounts?.();
     const withCounts = [];
-    for (const node of tree) withCounts.push({ ...node, members: await groups.countMembers(node.id) });
-    return groupsListPage(context(request), { tree: withCounts, ...extra });
+    for (const node of tree) withCounts.push({ ...node, members: await membersOf(node.id, kept) });
+    return groupsListPage(context(request), {
+      tree: withCounts,
+      ...(kept ? { countedAt: kept.countedAt } : {}),
+      ...extra,
+    });
+  }
+
+  /** The kept count of a group's members; counted now only for a group the kept numbers lack. */
+  async function membersOf(
+    groupId: string,
+    kept: { members: ReadonlyMap<string, number> } | undefined,
+  ): Promise<number> {
+    return kept?.members.get(groupId) ?? (await groups.countMembers(groupId));
   }
 
   async function detailPage(
@@ -168,10 +186,12 @@ export async function groupsPlugin(instance: FastifyInstance, options: GroupsPlu
     group: GroupRow,
     extra: { error?: string; notice?: string } = {},
   ) {
+    const kept = await keptMemberCounts?.();
     return groupAdminPage(context(request), {
       group,
       tree: await groups.listTree(),
-      members: await groups.countMembers(group.id),
+      members: await membersOf(group.id, kept),
+      ...(kept?.members.has(group.id) ? { countedAt: kept.countedAt } : {}),
       rules: await groups.listRules(group.id),
       leaders: await groups.leadersOf(group.id),
       ...extra,

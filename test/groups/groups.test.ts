@@ -582,3 +582,63 @@ describe('groups: district rules', () => {
     expect(await t.services.groups.countMembers(group.id)).toBe(1);
   });
 });
+
+describe('groups admin: members as the dashboard last counted them', () => {
+  let t: T;
+  let owner: SignedIn;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await signIn(t, 'owner');
+  });
+  afterAll(async () => {
+    await t.services.petitions.close();
+    await t.close();
+  });
+
+  /** [group name, members shown] per row of the groups list. */
+  function membersShown(body: string): [string, number][] {
+    const rows = body.matchAll(
+      /<a href="\/admin\/groups\/[^"]+">([^<]+)<\/a><\/td>\s*<td>[^<]*<\/td>\s*<td>([\d,]+)<\/td>/g,
+    );
+    return [...rows].map((m) => [m[1]!, Number(m[2]!.replace(/,/g, ''))]);
+  }
+
+  it('shows the kept member counts until they are counted again', async () => {
+    const { groups, people, dashboard } = t.services;
+    const state = await groups.createGroup({ name: 'Valley', level: 'state' });
+    const local = await groups.createGroup({ name: 'Valley North', level: 'local', parentId: state.id });
+    await groups.addRule(local.id, 'postal_prefix', '937');
+    await people.mergePeople(t.ctx.db, [{ email: 'first@example.org', address: { postalCode: '93701' } }]);
+    const kept = await dashboard.refreshStoredNumbers();
+    const at = kept.computedAt.slice(0, 16).replace('T', ' ');
+
+    // A second person matches the rule: counted now there are two, the pages show the kept one.
+    await people.mergePeople(t.ctx.db, [{ email: 'second@example.org', address: { postalCode: '93702' } }]);
+    expect(await groups.countMembers(local.id)).toBe(2);
+    const headers = { cookie: owner.cookie };
+    const list = await t.app.inject({ url: '/admin/groups', headers });
+    expect(list.statusCode).toBe(200);
+    expect(membersShown(list.body)).toEqual([
+      ['Valley', 1],
+      ['Valley North', 1],
+    ]);
+    expect(list.body).toContain(`Members counted at ${at} UTC`);
+    const detail = await t.app.inject({ url: `/admin/groups/${local.id}`, headers });
+    expect(detail.body).toContain(`1 members (with sub-groups and rules; Members counted at ${at} UTC`);
+
+    await dashboard.refreshStoredNumbers();
+    const recounted = await t.app.inject({ url: '/admin/groups', headers });
+    expect(membersShown(recounted.body)).toEqual([
+      ['Valley', 2],
+      ['Valley North', 2],
+    ]);
+  });
+
+  it('counts a group created since the numbers were kept', async () => {
+    const { groups } = t.services;
+    const group = await groups.createGroup({ name: 'Valley South', level: 'local' });
+    await groups.addRule(group.id, 'postal_prefix', '9370');
+    const list = await t.app.inject({ url: '/admin/groups', headers: { cookie: owner.cookie } });
+    expect(membersShown(list.body)).toContainEqual(['Valley South', 2]);
+  });
+});
