@@ -1,3 +1,4 @@
+import type { Expression } from 'kysely';
 import { createHash, hash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
@@ -1143,6 +1144,14 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return store.signerIdsSubquery(db, petitionId);
   }
 
+  /**
+   * The same signers of any of these petitions, as a subquery of one person's rows (`personId` is
+   * a column of the embedding query), for audiences that ask about few candidates.
+   */
+  function signerIdsOfPersonQuery(petitionIds: readonly string[], personId: Expression<string>) {
+    return store.signerIdsOfPersonSubquery(db, petitionIds, personId);
+  }
+
   /** Person ids of counted signers whose source code starts with a prefix (e.g. one mailing's). */
   function signerIdsWithSourcePrefixQuery(prefix: string) {
     return store.signerIdsWithSourcePrefixSubquery(db, ctx.dialect, prefix);
@@ -1176,6 +1185,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     signaturesForDelivery,
     deliveryDistricts,
     signerIdsQuery,
+    signerIdsOfPersonQuery,
     /** Counted signers of the petitions these groups own (they count as the groups' members). */
     signerIdsOfGroupPetitionsQuery: (groupIds: readonly string[]) =>
       store.signerIdsOfGroupPetitionsSubquery(db, groupIds),

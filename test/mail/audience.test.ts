@@ -162,6 +162,47 @@ describe('mail audiences', () => {
     expect(await count({ opened: [first!.id], languages: ['en'] })).toBe(0);
   });
 
+  it('"signed A, not signed B, in district C" counts confirmed signatures only, per person', async () => {
+    const a = await openPetition(t.services, 'A');
+    const b = await openPetition(t.services, 'B');
+    const unconfirmed = await t.services.petitions.createPetition({
+      slug: `confirm-${Date.now().toString(36)}`,
+      title: 'C',
+      requiresConfirmation: true,
+      altchaEnabled: false,
+    });
+    await t.services.petitions.publishPetition(unconfirmed.row.id);
+    const c = { id: unconfirmed.row.id, slug: unconfirmed.row.slug };
+    await sign(t.services, a.slug, 'ana@a.example');
+    await sign(t.services, a.slug, 'cy@c.example');
+    await sign(t.services, b.slug, 'cy@c.example');
+    // Signed, never confirmed: neither "signed C" nor excluded by "not signed C".
+    await sign(t.services, c.slug, 'ana@a.example');
+    await sign(t.services, c.slug, 'ben@b.example');
+    const rows = await t.ctx.db
+      .selectFrom('signatures')
+      .select(['person_id', 'confirmed_at'])
+      .where('petition_id', '=', c.id)
+      .execute();
+    expect(rows.map((r) => r.confirmed_at)).toEqual([null, null]);
+
+    // The district map puts ana and ben in BE-1, cy in HH-1; dee is in neither.
+    const districts = ['BE-1', 'HH-1'];
+    expect(await count({ districts, signed: [a.id] })).toBe(2); // ana, cy
+    expect(await count({ districts, signed: [a.id], notSigned: [b.id] })).toBe(1); // ana
+    expect(await count({ districts: ['HH-1'], signed: [a.id], notSigned: [b.id] })).toBe(0); // cy signed B
+    expect(await count({ districts, signed: [b.id], notSigned: [a.id] })).toBe(0);
+    expect(await count({ districts, signed: [a.id, b.id] })).toBe(2); // ana, cy
+    expect(await count({ districts, notSigned: [a.id, b.id] })).toBe(1); // ben
+    expect(await count({ districts, signed: [c.id] })).toBe(0);
+    expect(await count({ districts, notSigned: [c.id] })).toBe(3); // ana, ben, cy
+    expect(await count({ districts, signed: [a.id, c.id], notSigned: [b.id] })).toBe(1); // ana
+    // The same criteria without a district read the sets whole: same answers.
+    expect(await count({ signed: [a.id], notSigned: [b.id] })).toBe(1); // ana
+    expect(await count({ notSigned: [a.id, b.id] })).toBe(2); // ben, dee
+    expect(await count({ signed: [c.id] })).toBe(0);
+  });
+
   it('rejects a malformed audience definition', async () => {
     await expect(count({ tags: 'volunteer' })).rejects.toMatchObject({ code: 'invalid' });
     await expect(count({ nonsense: ['x'] })).rejects.toMatchObject({ code: 'invalid' });

@@ -4,10 +4,19 @@ import type { PetitionsForMail } from './sources.ts';
 
 /** Bulk email's view of the petitions service. */
 export function petitionsForMail(petitions: PetitionService, publicUrl: string): PetitionsForMail {
+  const selectSigners = (petitionIds: readonly string[]): PersonIdSubquery => {
+    const queries: PersonIdSubquery[] = petitionIds.map((id) => petitions.signerIdsQuery(id));
+    return queries.reduce((all, next) => all.union(next));
+  };
   return {
     selectSigners(_db, petitionIds) {
-      const queries: PersonIdSubquery[] = petitionIds.map((id) => petitions.signerIdsQuery(id));
-      return queries.reduce((all, next) => all.union(next));
+      return selectSigners(petitionIds);
+    },
+    signersOfAny(petitionIds) {
+      return {
+        all: selectSigners(petitionIds),
+        ofPerson: (personId) => petitions.signerIdsOfPersonQuery(petitionIds, personId),
+      };
     },
     selectSignersWithSourcePrefix(_db, prefix) {
       return petitions.signerIdsWithSourcePrefixQuery(prefix);

@@ -258,8 +258,8 @@ export function createMailingsService(
     const exclude = [];
     if (audience.signed?.length || audience.notSigned?.length) {
       if (!petitions) throw new AppError('invalid', 'Petition criteria need the petitions module.');
-      if (audience.signed?.length) include.push(petitions.selectSigners(executor, audience.signed));
-      if (audience.notSigned?.length) exclude.push(petitions.selectSigners(executor, audience.notSigned));
+      if (audience.signed?.length) include.push(petitions.signersOfAny(audience.signed));
+      if (audience.notSigned?.length) exclude.push(petitions.signersOfAny(audience.notSigned));
     }
     if (audience.opened?.length)
       include.push(audienceStore.selectEngagedPeople(executor, audience.opened, 'open'));

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/index.ts';
-import type { PersonIdSubquery, PostalCodeSubquery } from '../../people/audience/index.ts';
+import type { PersonIdSubquery, PersonSet, PostalCodeSubquery } from '../../people/audience/index.ts';
 
 /**
  * What bulk email needs from petitions, given by the petitions service (services.ts wires it):
@@ -8,6 +8,8 @@ import type { PersonIdSubquery, PostalCodeSubquery } from '../../people/audience
 export interface PetitionsForMail {
   /** People who signed any of these petitions. */
   selectSigners(db: Executor, petitionIds: readonly string[]): PersonIdSubquery;
+  /** The same people, also as one person's signatures (what an audience asks per candidate). */
+  signersOfAny(petitionIds: readonly string[]): PersonSet;
   /** People whose signature (on any petition) carries a source code starting with this prefix. */
   selectSignersWithSourcePrefix(db: Executor, prefix: string): PersonIdSubquery;
   /** Postal codes the organisation-wide district map puts in these districts. */

@@ -12,6 +12,7 @@ export {
   type MergeFieldsRow,
   type PeopleAudienceFilter,
   type PersonIdSubquery,
+  type PersonSet,
   type PostalCodeSubquery,
   type ReachableEmailQuery,
 } from './store.ts';

@@ -1,4 +1,4 @@
-import { sql, type SelectQueryBuilder } from 'kysely';
+import { sql, type Expression, type SelectQueryBuilder } from 'kysely';
 import type { Database, Executor } from '../../db/index.ts';
 import { likeEscape } from '../../db/index.ts';
 
@@ -14,6 +14,19 @@ export type PersonIdSubquery = SelectQueryBuilder<any, any, { person_id: string 
 export type AddressSubquery = SelectQueryBuilder<any, any, { address: string }>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PostalCodeSubquery = SelectQueryBuilder<any, any, { postal_code: string }>;
+
+/**
+ * A set of people given two ways: all of them, and the rows of one person (`personId`, a column of
+ * the audience query), which an audience asks per candidate when few candidates lead.
+ */
+export interface PersonSet {
+  all: PersonIdSubquery;
+  ofPerson(personId: Expression<string>): PersonIdSubquery;
+}
+
+function isPersonSet(set: PersonIdSubquery | PersonSet): set is PersonSet {
+  return 'ofPerson' in set;
+}
 
 export interface PeopleAudienceFilter {
   /** Member of any of these lists (by name). */
@@ -31,9 +44,9 @@ export interface PeopleAudienceFilter {
   /** Preferred language is any of these. */
   languages?: readonly string[];
   /** Each of these must contain the person (AND). */
-  include?: readonly PersonIdSubquery[];
+  include?: readonly (PersonIdSubquery | PersonSet)[];
   /** None of these may contain the person. */
-  exclude?: readonly PersonIdSubquery[];
+  exclude?: readonly (PersonIdSubquery | PersonSet)[];
   /** Addresses never to mail (suppressions). */
   excludeAddresses?: readonly AddressSubquery[];
 }
@@ -118,7 +131,15 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
   // petition, members of groups) is probed per candidate with `exists`. With `in`, SQLite first
   // copied the whole set (every signer of a petition: 500,000 people) into a temporary index.
   const probe = Boolean(filter.districts?.length);
-  for (const subquery of filter.include ?? []) {
+  const personId = sql.ref<string>('emails.person_id');
+  for (const set of filter.include ?? []) {
+    if (isPersonSet(set)) {
+      query = probe
+        ? query.where((eb) => eb.exists(set.ofPerson(personId)))
+        : query.where('emails.person_id', 'in', set.all);
+      continue;
+    }
+    const subquery = set;
     query = probe
       ? query.where((eb) =>
           eb.exists(
@@ -133,7 +154,12 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
   // `not exists` rather than `not in`: PostgreSQL runs `not in (subquery)` as a scan of the whole
   // subquery per candidate once it outgrows work_mem (an audience "not signed B" of a petition with
   // 500,000 signers ran for minutes); `not exists` is an anti-join on both engines.
-  for (const subquery of filter.exclude ?? []) {
+  for (const set of filter.exclude ?? []) {
+    if (isPersonSet(set)) {
+      query = query.where((eb) => eb.not(eb.exists(set.ofPerson(personId))));
+      continue;
+    }
+    const subquery = set;
     query = query.where((eb) =>
       eb.not(
         eb.exists(
