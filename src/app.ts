@@ -3,6 +3,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import type { AppContext } from './context.ts';
+import { requestLoggerFactory, type Logger } from './log.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { opsPlugin } from './ops/plugin.ts';
 import { createServices, registerPlugins, type Services } from './services.ts';
@@ -31,6 +32,8 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
+    childLoggerFactory: (logger, bindings, options) =>
+      requestLoggerFactory(logger as Logger, bindings, options) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     trustProxy: ctx.config.trustProxy,
     // Keep-alive sockets must not hold a graceful shutdown open.

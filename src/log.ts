@@ -113,3 +113,73 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/**
+ * A request's logger, made into a pino child (with the request id) the first time it writes at
+ * an enabled level. Making the child costs more than many routes (pino prepares its bindings and
+ * redaction per child), and below `info` most requests write nothing.
+ */
+class RequestLogger {
+  private made: Logger | undefined;
+  private readonly parent: Logger;
+  private readonly bindings: pino.Bindings;
+  private readonly options: pino.ChildLoggerOptions | undefined;
+
+  constructor(parent: Logger, bindings: pino.Bindings, options: pino.ChildLoggerOptions | undefined) {
+    this.parent = parent;
+    this.bindings = bindings;
+    this.options = options;
+  }
+
+  private real(): Logger {
+    return (this.made ??= this.parent.child(this.bindings, this.options));
+  }
+
+  private write(level: LevelName, args: unknown[]): void {
+    if (!(this.made ?? this.parent).isLevelEnabled(level)) return;
+    (this.real()[level] as (...rest: unknown[]) => void)(...args);
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level;
+  }
+  set level(level: string) {
+    this.real().level = level;
+  }
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+  silent(): void {}
+  child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): Logger {
+    return this.real().child(bindings, options);
+  }
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+}
+
+/** Fastify's `childLoggerFactory`: each request's logger is made when it first writes. */
+export function requestLoggerFactory(
+  logger: Logger,
+  bindings: pino.Bindings,
+  options: pino.ChildLoggerOptions | undefined,
+): Logger {
+  return new RequestLogger(logger, bindings, options) as unknown as Logger;
+}

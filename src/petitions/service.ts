@@ -92,6 +92,15 @@ type IntakeOutcome =
 /** What an intake row keeps of a signing until it is processed (the petition is referenced by id). */
 type IntakePayload = Omit<SignItem, 'petition' | 'signatureId' | 'emailKey'>;
 
+/** An intake row about to be written, its payload not yet JSON. */
+interface IntakeEntry {
+  id: string;
+  petition_id: string;
+  email_key: string;
+  payload: IntakePayload;
+  created_at: string;
+}
+
 const INTAKE_QUEUE = 'petitions.intake';
 /**
  * Pending intake older than this is handed to a new job (checked every 15 s): its job gave up,
@@ -158,7 +167,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   }
 
   /** A petition by slug, cached briefly: the signing hot path reads it on every request. */
-  async function getPetitionBySlug(slug: string): Promise<Petition> {
+  function getPetitionBySlug(slug: string): Promise<Petition> {
     const cached = petitionCache.get(slug);
     if (cached && Date.now() - cached.at < PETITION_CACHE_MS) return cached.petition;
     // One load shared by every request that arrives meanwhile (no stampede when the entry expires).
@@ -326,9 +335,13 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return { imported: rows.length, errors };
   }
 
-  async function lookupDistrict(petitionId: string, postalCode: string | null | undefined) {
+  // Not async: the cached promise is handed back as it is (signing asks for every signature).
+  function lookupDistrict(
+    petitionId: string,
+    postalCode: string | null | undefined,
+  ): Promise<{ id: string; name: string } | null> {
     const code = normalisePostal(postalCode);
-    if (!code) return null;
+    if (!code) return Promise.resolve(null);
     const cacheKey = `${petitionId}\n${code}`;
     if (Date.now() - districtCacheAt > 60_000) {
       districtCache.clear();
@@ -553,19 +566,28 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     options: { enqueue?: boolean } = {},
   ): Promise<IntakeOutcome[]> {
     const now = nowIso();
-    const rows: NewIntakeRow[] = items.map((item) => {
-      const { petition, signatureId, emailKey: key, ...kept } = item;
-      const payload: IntakePayload = kept;
-      return {
-        id: signatureId,
-        petition_id: petition.row.id,
-        email_key: key,
-        status: 'pending',
-        payload: JSON.stringify(payload),
-        created_at: now,
-      };
-    });
-    if (pendingKeys) return writeIntakeSqlite(trx, rows, pendingKeys, options);
+    const entries: IntakeEntry[] = items.map((item) => ({
+      id: item.signatureId,
+      petition_id: item.petition.row.id,
+      email_key: item.emailKey,
+      payload: {
+        fields: item.fields,
+        language: item.language,
+        requiresConfirmation: item.requiresConfirmation,
+        districtId: item.districtId,
+        referrer: item.referrer,
+        source: item.source,
+        meta: item.meta,
+        referralCode: item.referralCode,
+      },
+      created_at: now,
+    }));
+    if (pendingKeys) return writeIntakeSqlite(trx, entries, pendingKeys, options);
+    const rows: NewIntakeRow[] = entries.map((entry) => ({
+      ...entry,
+      status: 'pending',
+      payload: JSON.stringify(entry.payload),
+    }));
     const inserted = new Set(await store.insertIntakeIfNew(trx, ctx.dialect, rows));
     if (inserted.size > 0 && options.enqueue !== false) {
       await enqueueJob(trx, { queue: INTAKE_QUEUE, payload: { ids: [...inserted] } });
@@ -594,13 +616,14 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
    */
   async function writeIntakeSqlite(
     trx: Trx,
-    rows: readonly NewIntakeRow[],
+    rows: readonly IntakeEntry[],
     keys: PendingKeys,
     options: { enqueue?: boolean },
   ): Promise<IntakeOutcome[]> {
     if (!keys.isLoaded) keys.load(await store.listPendingIntakeKeys(trx, 250_000));
-    const keyOf = (r: NewIntakeRow) => PendingKeys.key(r.petition_id, r.email_key);
-    const firstInBatch = new Map<string, NewIntakeRow>();
+    const keyOf = (r: { petition_id: string; email_key: string }) =>
+      PendingKeys.key(r.petition_id, r.email_key);
+    const firstInBatch = new Map<string, IntakeEntry>();
     const rememberedIds = new Map<string, string>();
     const unknown = new Map<string, string[]>(); // petition → email keys to look up
     for (const r of rows) {
@@ -640,7 +663,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       // The same address twice in one batch (a double click): the second repeats the first.
       return {
         inserted: false,
-        intake: { id: first.id!, signature_id: null, payload: first.payload ?? null },
+        intake: { id: first.id, signature_id: null, payload: JSON.stringify(first.payload) },
       };
     });
   }

@@ -827,14 +827,25 @@ export async function insertIntakeIfNew(
  * SQLite: takes in a batch of signings with one insert and no uniqueness check (the caller found
  * the repeats first; see the 0016 migration).
  */
-export async function insertIntake(db: Executor, rows: readonly NewIntakeRow[]): Promise<void> {
+export async function insertIntake(
+  db: Executor,
+  rows: ReadonlyArray<{
+    id: string;
+    petition_id: string;
+    email_key: string;
+    payload: unknown;
+    created_at: string;
+  }>,
+): Promise<void> {
   if (rows.length === 0) return;
+  // One JSON text for the batch: each payload is its object within it (kept as its JSON text),
+  // not a string escaped a second time.
   const json = JSON.stringify(
     rows.map((r) => ({ i: r.id, p: r.petition_id, k: r.email_key, d: r.payload, t: r.created_at })),
   );
   await sql`
     insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
-    select value ->> 'i', value ->> 'p', value ->> 'k', 'pending', value ->> 'd', value ->> 't'
+    select value ->> 'i', value ->> 'p', value ->> 'k', 'pending', value -> 'd', value ->> 't'
     from json_each(${json})`.execute(db);
 }
 

@@ -100,12 +100,13 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
     return available.includes(lang) ? lang : pickLanguage(petition.row.language);
   }
 
+  // Built by hand: every signing answer carries one. Slugs, languages and codes need no escaping.
   function shareUrl(petition: Petition, code: string | null, lang: Language): string {
-    const params = new URLSearchParams();
-    if (lang !== petition.row.language) params.set('lang', lang);
-    if (code) params.set('ref', code);
-    const q = params.toString();
-    return `${publicUrl}/petitions/${petition.row.slug}${q ? `?${q}` : ''}`;
+    const base = `${publicUrl}/petitions/${petition.row.slug}`;
+    const langPart = lang !== petition.row.language ? `lang=${lang}` : '';
+    const refPart = code ? `ref=${code}` : '';
+    const q = langPart && refPart ? `${langPart}&${refPart}` : langPart || refPart;
+    return q ? `${base}?${q}` : base;
   }
 
   async function renderPetition(
@@ -179,7 +180,8 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
     async (request, reply) => {
       const body = request.body;
       const answers: Record<string, string> = {};
-      for (const [key, value] of Object.entries(body)) {
+      for (const key in body) {
+        const value = (body as Record<string, unknown>)[key];
         if (key.startsWith('q_') && typeof value === 'string') answers[key.slice(2)] = value;
       }
       const input: SignInput = {
