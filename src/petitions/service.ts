@@ -645,7 +645,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       earlier.set(keyOf(found), found);
     }
     for (const [petitionId, emailKeys] of unknown) {
-      for (const found of await store.findProcessedIntakeByKeys(trx, petitionId, emailKeys)) {
+      for (const found of await store.findProcessedIntakeByKeys(trx, ctx.dialect, petitionId, emailKeys)) {
         if (!earlier.has(keyOf(found))) earlier.set(keyOf(found), found);
       }
     }
@@ -782,7 +782,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       byPetition.set(r.petition_id, [...(byPetition.get(r.petition_id) ?? []), r.email_key]);
     const signed = new Map<string, string>();
     for (const [petitionId, emailKeys] of byPetition) {
-      for (const found of await store.findProcessedIntakeByKeys(trx, petitionId, emailKeys)) {
+      for (const found of await store.findProcessedIntakeByKeys(trx, ctx.dialect, petitionId, emailKeys)) {
         if (found.signature_id) signed.set(PendingKeys.key(petitionId, found.email_key), found.signature_id);
       }
     }

@@ -852,6 +852,7 @@ export async function insertIntake(
 /** Processed rows (signed or repeat) of these email keys: the signings a new one repeats. */
 export async function findProcessedIntakeByKeys(
   db: Executor,
+  dialect: DialectName,
   petitionId: string,
   emailKeys: readonly string[],
 ): Promise<IntakeRow[]> {
@@ -861,7 +862,14 @@ export async function findProcessedIntakeByKeys(
       .selectFrom('signature_intake')
       .selectAll()
       .where('petition_id', '=', petitionId)
-      .where('email_key', 'in', [...emailKeys])
+      // SQLite: one parameter whatever the batch's size (one statement to prepare, one value to bind).
+      .where(
+        'email_key',
+        'in',
+        dialect === 'sqlite'
+          ? sql<string>`(select value from json_each(${JSON.stringify(emailKeys)}))`
+          : [...emailKeys],
+      )
       // A literal, so that SQLite matches the partial index's condition.
       .where('status', '<>', sql.lit('pending'))
       .execute()
@@ -995,6 +1003,8 @@ export async function countIntake(db: Executor): Promise<{ total: number; pendin
 export async function deleteIntakeOfPerson(db: Executor, personId: string): Promise<void> {
   await db
     .deleteFrom('signature_intake')
+    // Not null: what SQLite's partial index on signature_id holds (migration 0016).
+    .where('signature_id', 'is not', null)
     .where('signature_id', 'in', (eb) =>
       eb.selectFrom('signatures').select('id').where('person_id', '=', personId),
     )
