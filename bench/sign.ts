@@ -38,6 +38,7 @@ const { values } = parseArgs({
 const roundCount = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
+const warmUpSeconds = 2;
 const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 interface Measured {
@@ -53,12 +54,12 @@ interface Measured {
 // event loop; the request bodies come from this module.
 const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
 
-async function load(url: string): Promise<Measured> {
+async function load(url: string, seconds = duration): Promise<Measured> {
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
-    duration,
+    duration: seconds,
     workers: 1,
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     // A file path: autocannon loads it in the worker (a function cannot cross threads).
@@ -143,6 +144,9 @@ async function real(
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address() as { port: number };
     const rounds: Round[] = [];
+    // Both endpoints warm up first (JIT, statement cache, page cache), uncounted.
+    await load(bareUrl, warmUpSeconds);
+    const warmUp = await load(`http://127.0.0.1:${address.port}/petitions/bench/sign`, warmUpSeconds);
     for (let i = 0; i < roundCount; i++) {
       const baseline = await load(bareUrl);
       const signing = await load(`http://127.0.0.1:${address.port}/petitions/bench/sign`);
@@ -159,7 +163,10 @@ async function real(
       .selectFrom('signatures')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
-    const created = rounds.reduce((n, r) => n + (r.signing.byStatus['201'] ?? 0), 0);
+    const created = rounds.reduce(
+      (n, r) => n + (r.signing.byStatus['201'] ?? 0),
+      warmUp.byStatus['201'] ?? 0,
+    );
     return {
       rounds,
       result: {
@@ -229,7 +236,7 @@ function report(name: string, rounds: Round[], signed: Signed): void {
 function committedOk(signed: Signed): boolean {
   return (
     signed.committed >= signed.created &&
-    signed.committed <= signed.created + connections * roundCount &&
+    signed.committed <= signed.created + connections * (roundCount + 1) &&
     signed.processed === signed.committed
   );
 }
@@ -249,7 +256,7 @@ if (values.web) {
 }
 
 console.log(
-  `autocannon: ${connections} connections, ${roundCount} rounds of ${duration} s per endpoint, taking turns, loopback, in-process`,
+  `autocannon: ${connections} connections, ${roundCount} rounds of ${duration} s per endpoint after a ${warmUpSeconds} s warm-up of each, taking turns, loopback, in-process`,
 );
 const engines: Array<'sqlite' | 'postgres'> =
   values.engine === 'sqlite'

@@ -118,9 +118,13 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   const shared = (scope: string) => ({ db, scope, secret: config.secretKey, log });
   const ipLimiter = new RateLimiter(config.signRateIp, 10 * 60_000, shared('sign-ip'));
   const emailLimiter = new RateLimiter(config.signRateEmail, 3600_000, shared('sign-email'));
-  const petitionCache = new Map<string, { at: number; petition: Promise<Petition> }>();
+  // `value` is set once the load resolved, so the signing path can read it without awaiting.
+  const petitionCache = new Map<string, { at: number; petition: Promise<Petition>; value?: Petition }>();
   // Postal code → district, per petition; forgotten every minute so other processes see new uploads.
-  const districtCache = new Map<string, Promise<{ id: string; name: string } | null>>();
+  const districtCache = new Map<
+    string,
+    { lookup: Promise<{ id: string; name: string } | null>; found?: { id: string; name: string } | null }
+  >();
   let districtCacheAt = Date.now();
   const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
   const countCache = new Map<string, { at: number; count: Promise<PublicCount> }>();
@@ -176,12 +180,23 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       if (!row) throw new AppError('not_found', 'There is no such petition.');
       return loadPetition(row);
     })();
-    const entry = { at: Date.now(), petition };
+    const entry: { at: number; petition: Promise<Petition>; value?: Petition } = { at: Date.now(), petition };
     petitionCache.set(slug, entry);
-    petition.catch(() => {
-      if (petitionCache.get(slug) === entry) petitionCache.delete(slug);
-    });
+    petition.then(
+      (value) => {
+        entry.value = value;
+      },
+      () => {
+        if (petitionCache.get(slug) === entry) petitionCache.delete(slug);
+      },
+    );
     return petition;
+  }
+
+  /** The petition if it is cached and loaded: the signing path then goes on without awaiting. */
+  function cachedPetition(slug: string): Petition | undefined {
+    const cached = petitionCache.get(slug);
+    return cached && Date.now() - cached.at < PETITION_CACHE_MS ? cached.value : undefined;
   }
 
   function forgetCaches(): void {
@@ -335,20 +350,20 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return { imported: rows.length, errors };
   }
 
-  // Not async: the cached promise is handed back as it is (signing asks for every signature).
+  // Not async: a known district is handed back at once (signing asks for every signature).
   function lookupDistrict(
     petitionId: string,
     postalCode: string | null | undefined,
-  ): Promise<{ id: string; name: string } | null> {
+  ): { id: string; name: string } | null | Promise<{ id: string; name: string } | null> {
     const code = normalisePostal(postalCode);
-    if (!code) return Promise.resolve(null);
+    if (!code) return null;
     const cacheKey = `${petitionId}\n${code}`;
     if (Date.now() - districtCacheAt > 60_000) {
       districtCache.clear();
       districtCacheAt = Date.now();
     }
     const cached = districtCache.get(cacheKey);
-    if (cached) return cached;
+    if (cached) return cached.found !== undefined ? cached.found : cached.lookup;
     const candidates = [code];
     const short = code.split(/[-\s]/)[0];
     if (short && short !== code) candidates.push(short);
@@ -361,8 +376,14 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       return null;
     })();
     if (districtCache.size > 50_000) districtCache.clear();
-    districtCache.set(cacheKey, lookup);
-    lookup.catch(() => districtCache.delete(cacheKey));
+    const entry: { lookup: typeof lookup; found?: { id: string; name: string } | null } = { lookup };
+    districtCache.set(cacheKey, entry);
+    lookup.then(
+      (found) => {
+        entry.found = found;
+      },
+      () => districtCache.delete(cacheKey),
+    );
     return lookup;
   }
 
@@ -406,7 +427,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     meta: RequestMeta,
     options: { trusted?: boolean } = {},
   ): Promise<SignResult> {
-    const petition = await getPetitionBySlug(slug);
+    const petition = cachedPetition(slug) ?? (await getPetitionBySlug(slug));
     const { row } = petition;
     const trusted = options.trusted === true;
     const formSettings: FormSettings = trusted
@@ -454,7 +475,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
         throw new AppError('invalid', messages(language).errors.altchaInvalid);
       }
     }
-    const district = await lookupDistrict(row.id, fields.postalCode);
+    const known = lookupDistrict(row.id, fields.postalCode);
+    const district = known instanceof Promise ? await known : known;
     const item: SignItem = {
       petition,
       fields,
@@ -1187,6 +1209,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     closePetition: (id: string) => setStatus(id, 'closed'),
     getPetition,
     getPetitionBySlug,
+    cachedPetition,
     listPetitions: () => store.listPetitions(db),
     listOpenPetitions: (limit = 20) => store.listOpenPetitions(db, limit),
     textsFor,

@@ -204,7 +204,8 @@ export async function petitionPublicRoutes(app: FastifyInstance, { ctx, petition
       const json = wantsJson(request);
       try {
         const result = await petitions.signPetition(request.params.slug, input, meta(request));
-        const petition = await petitions.getPetitionBySlug(result.slug);
+        const petition =
+          petitions.cachedPetition(result.slug) ?? (await petitions.getPetitionBySlug(result.slug));
         const lang = pickLanguage(body.lang, pickLanguage(petition.row.language));
         if (json) {
           return reply.status(result.status === 'signed' ? 201 : 200).send({
