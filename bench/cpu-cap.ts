@@ -6,6 +6,7 @@
  * a machine with few cores. Needs write access to the cgroup tree (root, or a delegated subtree).
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 export interface CpuCaps {
@@ -72,4 +73,47 @@ export function openCpuCaps(cpus: number, label: string): CpuCaps | { unavailabl
     },
     close,
   };
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+}
+
+/**
+ * Runs a "1 process vs N" pair as the machine allows and again with every process held to
+ * `cpu` of a core, printing both ratios (or why the capped one cannot be had here).
+ */
+export async function measureScaleOut(options: {
+  processes: number;
+  cpu: number;
+  /** What the processes are, for the printout ("worker", "serve process"). */
+  noun: string;
+  /** What shares the machine's cores in the uncapped run. */
+  sharedBy: string;
+  pair: (caps: CpuCaps | null) => Promise<number>;
+}): Promise<void> {
+  const { processes, cpu, noun } = options;
+  console.log(`uncapped (the machine's ${cpus().length} cores shared by ${options.sharedBy}):`);
+  const uncapped = await options.pair(null);
+  console.log(
+    `  ratio ${processes} vs 1, uncapped: ${uncapped.toFixed(2)}  (bounded by the cores: ${cpus().length}; load ${loadAverage()})`,
+  );
+  const caps = openCpuCaps(cpu, noun.split(' ')[0]!);
+  if ('unavailable' in caps) {
+    console.log(
+      `  no CPU budget per process: ${caps.unavailable}; only the uncapped ratio above (run as root, or with a delegated cgroup, for the capped one)`,
+    );
+    return;
+  }
+  try {
+    console.log(`capped (each ${noun} ${cpu} of a core: ${caps.controller}):`);
+    const capped = await options.pair(caps);
+    console.log(
+      `  ratio ${processes} vs 1 at ${cpu} CPU per ${noun}: ${capped.toFixed(2)}  (${processes} would be perfect scaling; load ${loadAverage()})`,
+    );
+  } finally {
+    caps.close();
+  }
 }

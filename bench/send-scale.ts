@@ -17,11 +17,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { openCpuCaps, type CpuCaps } from './cpu-cap.ts';
+import { measureScaleOut, type CpuCaps } from './cpu-cap.ts';
 import type { PersonInput } from '../src/people/index.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -177,29 +177,13 @@ export async function runSendScaleOut(options: SendScaleOptions): Promise<boolea
       const [one, many] = rounds as [(typeof rounds)[0], (typeof rounds)[0]];
       return many.sent / many.seconds / (one.sent / one.seconds);
     };
-    console.log(
-      `uncapped (the machine's ${cpus().length} cores shared by the workers, PostgreSQL and the sink):`,
-    );
-    const uncapped = await pair(null);
-    console.log(
-      `  ratio ${options.workers} vs 1, uncapped: ${uncapped.toFixed(2)}  (bounded by the cores: ${cpus().length}; load ${loadAverage()})`,
-    );
-    const caps = openCpuCaps(options.cpu, 'worker');
-    if ('unavailable' in caps) {
-      console.log(
-        `  no CPU budget per process: ${caps.unavailable}; only the uncapped ratio above (run as root, or with a delegated cgroup, for the capped one)`,
-      );
-    } else {
-      try {
-        console.log(`capped (each worker ${options.cpu} of a core: ${caps.controller}):`);
-        const capped = await pair(caps);
-        console.log(
-          `  ratio ${options.workers} vs 1 at ${options.cpu} CPU per worker: ${capped.toFixed(2)}  (${options.workers} would be perfect scaling; load ${loadAverage()})`,
-        );
-      } finally {
-        caps.close();
-      }
-    }
+    await measureScaleOut({
+      processes: options.workers,
+      cpu: options.cpu,
+      noun: 'worker',
+      sharedBy: 'the workers, PostgreSQL and the sink',
+      pair,
+    });
   } finally {
     services.mailings.close();
     services.mail.close();
@@ -212,10 +196,4 @@ export async function runSendScaleOut(options: SendScaleOptions): Promise<boolea
     await cleanup.end();
   }
   return ok;
-}
-
-function loadAverage(): string {
-  return loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
 }

@@ -16,11 +16,11 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { openCpuCaps, type CpuCaps } from './cpu-cap.ts';
+import { measureScaleOut, type CpuCaps } from './cpu-cap.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
@@ -210,27 +210,13 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
       }
       return many.requestsPerSecond / one.requestsPerSecond;
     };
-    console.log(`uncapped (the machine's ${cpus().length} cores shared by everything):`);
-    const uncapped = await pair(null, '', 3400);
-    console.log(
-      `  ratio ${options.web} vs 1, uncapped: ${uncapped.toFixed(2)}  (bounded by the cores: ${cpus().length}; load ${loadAverage()})`,
-    );
-    const caps = openCpuCaps(options.cpu, 'web');
-    if ('unavailable' in caps) {
-      console.log(
-        `  no CPU budget per process: ${caps.unavailable}; only the uncapped ratio above (run as root, or with a delegated cgroup, for the capped one)`,
-      );
-    } else {
-      try {
-        console.log(`capped (each serve process ${options.cpu} of a core: ${caps.controller}):`);
-        const capped = await pair(caps, '-capped', 3420);
-        console.log(
-          `  ratio ${options.web} vs 1 at ${options.cpu} CPU per process: ${capped.toFixed(2)}  (${options.web} would be perfect scaling; load ${loadAverage()})`,
-        );
-      } finally {
-        caps.close();
-      }
-    }
+    await measureScaleOut({
+      processes: options.web,
+      cpu: options.cpu,
+      noun: 'serve process',
+      sharedBy: 'everything',
+      pair: (caps) => (caps ? pair(caps, '-capped', 3420) : pair(null, '', 3400)),
+    });
   } finally {
     const cleanup = new pg.Client({ connectionString: options.pgUrl });
     await cleanup.connect();
@@ -238,10 +224,4 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
     await cleanup.end();
   }
   return ok;
-}
-
-function loadAverage(): string {
-  return loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
 }
