@@ -740,6 +740,12 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     confirmed: boolean;
   }
 
+  /** The earlier signing a claimed row repeats: a processed row's signature, or a row of its batch. */
+  interface RepeatOf {
+    signatureId: string | null;
+    rowId: string;
+  }
+
   async function processIntakeIn(
     trx: Trx,
     ids: readonly string[],
@@ -747,7 +753,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   ): Promise<Processed[]> {
     const claimed = await store.claimPendingIntake(trx, ctx.dialect, ids);
     if (claimed.length === 0) return [];
-    const repeatOf = await findRepeatedKeys(trx, claimed);
+    // PostgreSQL's unique index lets no repeat of an address in: nothing to look for there.
+    const repeatOf = pendingKeys ? await findRepeatedKeys(trx, claimed) : new Map<string, RepeatOf>();
     const toSign = claimed.filter((r) => !repeatOf.has(r.id));
     const items: SignItem[] = toSign.map((r) => ({
       ...(JSON.parse(r.payload ?? '{}') as IntakePayload),
@@ -794,11 +801,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
    * an earlier row of the same key in this batch. Only SQLite takes such repeats in (see the 0016
    * migration): from another web process, or past what this process remembers.
    */
-  async function findRepeatedKeys(
-    trx: Trx,
-    claimed: readonly IntakeRow[],
-  ): Promise<Map<string, { signatureId: string | null; rowId: string }>> {
-    const repeatOf = new Map<string, { signatureId: string | null; rowId: string }>();
+  async function findRepeatedKeys(trx: Trx, claimed: readonly IntakeRow[]): Promise<Map<string, RepeatOf>> {
+    const repeatOf = new Map<string, RepeatOf>();
     const byPetition = new Map<string, string[]>();
     for (const r of claimed)
       byPetition.set(r.petition_id, [...(byPetition.get(r.petition_id) ?? []), r.email_key]);
