@@ -15,20 +15,22 @@ function cookieValue(setCookie: string | string[] | undefined, name: string): st
     ?.slice(name.length + 1);
 }
 
+/** The app's logger at debug level, writing each line into `lines`. */
+function loggerInto(lines: string[]) {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return createLogger('debug', sink);
+}
+
 describe('secrets and personal data stay out of the logs', () => {
   let t: T;
   const lines: string[] = [];
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
-    t = await createTestApp(
-      { SIGN_RATE_IP: '0', SIGN_RATE_EMAIL: '0' },
-      { log: createLogger('debug', sink) },
-    );
+    t = await createTestApp({ SIGN_RATE_IP: '0', SIGN_RATE_EMAIL: '0' }, { log: loggerInto(lines) });
   });
   afterAll(async () => {
     await t.services.petitions.close();
@@ -134,15 +136,9 @@ describe('client IP addresses stay out of the logs', () => {
   const proxy = '192.0.2.201';
   const via = { remoteAddress: proxy, headers: { 'x-forwarded-for': client } };
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
     t = await createTestApp(
       { TRUST_PROXY: 'true', SIGN_RATE_IP: '1', SIGN_RATE_EMAIL: '0' },
-      { log: createLogger('debug', sink) },
+      { log: loggerInto(lines) },
     );
   });
   afterAll(async () => {
