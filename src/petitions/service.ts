@@ -646,31 +646,22 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     const keyOf = (r: { petition_id: string; email_key: string }) =>
       PendingKeys.key(r.petition_id, r.email_key);
     const firstInBatch = new Map<string, IntakeEntry>();
-    const rememberedIds = new Map<string, string>();
-    const unknown = new Map<string, string[]>(); // petition → email keys to look up
+    const rememberedIds: string[] = [];
+    const unknown: IntakeEntry[] = [];
     for (const r of rows) {
       const key = keyOf(r);
       if (firstInBatch.has(key)) continue;
       firstInBatch.set(key, r);
       const remembered = keys.get(key);
-      if (remembered) {
-        rememberedIds.set(key, remembered);
-      } else {
-        const list = unknown.get(r.petition_id) ?? [];
-        list.push(r.email_key);
-        unknown.set(r.petition_id, list);
-      }
+      if (remembered) rememberedIds.push(remembered);
+      else unknown.push(r);
     }
-    const earlier = new Map<string, Pick<IntakeRow, 'id' | 'signature_id' | 'payload'>>();
+    const earlier: Map<string, Pick<IntakeRow, 'id' | 'signature_id' | 'payload'>> = await findProcessedByKey(
+      trx,
+      unknown,
+    );
     // A remembered row may have been erased since: then the signing is new after all.
-    for (const found of await store.findIntakeByIds(trx, [...rememberedIds.values()])) {
-      earlier.set(keyOf(found), found);
-    }
-    for (const [petitionId, emailKeys] of unknown) {
-      for (const found of await store.findProcessedIntakeByKeys(trx, ctx.dialect, petitionId, emailKeys)) {
-        if (!earlier.has(keyOf(found))) earlier.set(keyOf(found), found);
-      }
-    }
+    for (const found of await store.findIntakeByIds(trx, rememberedIds)) earlier.set(keyOf(found), found);
     const fresh = [...firstInBatch.values()].filter((r) => !earlier.has(keyOf(r)));
     await store.insertIntake(trx, fresh);
     if (fresh.length > 0 && options.enqueue !== false) {
@@ -803,19 +794,11 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
    */
   async function findRepeatedKeys(trx: Trx, claimed: readonly IntakeRow[]): Promise<Map<string, RepeatOf>> {
     const repeatOf = new Map<string, RepeatOf>();
-    const byPetition = new Map<string, string[]>();
-    for (const r of claimed)
-      byPetition.set(r.petition_id, [...(byPetition.get(r.petition_id) ?? []), r.email_key]);
-    const signed = new Map<string, string>();
-    for (const [petitionId, emailKeys] of byPetition) {
-      for (const found of await store.findProcessedIntakeByKeys(trx, ctx.dialect, petitionId, emailKeys)) {
-        if (found.signature_id) signed.set(PendingKeys.key(petitionId, found.email_key), found.signature_id);
-      }
-    }
+    const processed = await findProcessedByKey(trx, claimed);
     const firstRow = new Map<string, string>();
     for (const r of claimed) {
       const key = PendingKeys.key(r.petition_id, r.email_key);
-      const signatureId = signed.get(key);
+      const signatureId = processed.get(key)?.signature_id;
       if (signatureId) {
         repeatOf.set(r.id, { signatureId, rowId: r.id });
         continue;
@@ -827,7 +810,30 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return repeatOf;
   }
 
-  /** Counters move once the signatures are committed (in whichever process processed them). */
+  /** Processed intake rows (signed or repeat) with the keys of these rows, by PendingKeys.key. */
+  async function findProcessedByKey(
+    trx: Trx,
+    rows: ReadonlyArray<{ petition_id: string; email_key: string }>,
+  ): Promise<Map<string, IntakeRow>> {
+    const byPetition = new Map<string, string[]>();
+    for (const r of rows) {
+      const keys = byPetition.get(r.petition_id);
+      if (keys) keys.push(r.email_key);
+      else byPetition.set(r.petition_id, [r.email_key]);
+    }
+    const found = new Map<string, IntakeRow>();
+    for (const [petitionId, emailKeys] of byPetition) {
+      for (const row of await store.findProcessedIntakeByKeys(trx, ctx.dialect, petitionId, emailKeys)) {
+        found.set(PendingKeys.key(petitionId, row.email_key), row);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Once processed rows are committed (in whichever process processed them): counters move, and
+   * this process forgets them as pending.
+   */
   function countProcessed(processed: readonly Processed[]): void {
     for (const p of processed) {
       pendingKeys?.remove(PendingKeys.key(p.petitionId, p.emailKey), p.id);
