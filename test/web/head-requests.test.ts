@@ -61,6 +61,30 @@ describe('HEAD on GET routes with side effects does not run them', () => {
     expect(await auditRows()).toBe(before);
   });
 
+  it('refuses HEAD before the API key is checked or marked used', async () => {
+    const fresh = await t.services.api.createApiKey({ name: 'unused', scope: 'read', createdBy: null });
+    const lastUsed = async () =>
+      (
+        await t.ctx.db
+          .selectFrom('api_keys')
+          .select('last_used_at')
+          .where('name', '=', 'unused')
+          .executeTakeFirstOrThrow()
+      ).last_used_at;
+    const url = `/api/v1/people/${personId}/export`;
+    const head = await t.app.inject({ method: 'HEAD', url, headers: { 'osdi-api-token': fresh.secret } });
+    expect(head.statusCode).toBe(405);
+    expect(await lastUsed()).toBeNull();
+    // Without a key, or with a forged one, HEAD is still 405: no key lookup runs.
+    expect((await t.app.inject({ method: 'HEAD', url })).statusCode).toBe(405);
+    const forged = await t.app.inject({ method: 'HEAD', url, headers: { 'osdi-api-token': 'forged' } });
+    expect(forged.statusCode).toBe(405);
+    // A GET with the key runs the check and marks the key used.
+    const get = await t.app.inject({ method: 'GET', url, headers: { 'osdi-api-token': fresh.secret } });
+    expect(get.statusCode).toBe(200);
+    expect(await lastUsed()).not.toBeNull();
+  });
+
   it('refuses HEAD on open and click tracking links, and still answers HEAD on public pages', async () => {
     const pixel = await t.app.inject({ method: 'HEAD', url: '/m/o/some-mailing/some-person/abc.gif' });
     expect(pixel.statusCode).toBe(405);
