@@ -100,10 +100,17 @@ async function apiV1(app: FastifyInstance, options: ApiPluginOptions): Promise<v
     },
   });
 
-  // The OpenAPI document says what the routes really answer: HAL+JSON, unless a route says otherwise.
+  // The OpenAPI document says what the routes really answer (HAL+JSON, unless a route says
+  // otherwise) and which bodies they take (JSON under either media type, parsed below).
   app.addHook('onRoute', (route) => {
-    if (route.schema && !route.schema.hide)
-      route.schema = { ...route.schema, produces: route.schema.produces ?? ['application/hal+json'] };
+    if (!route.schema || route.schema.hide) return;
+    route.schema = {
+      ...route.schema,
+      produces: route.schema.produces ?? ['application/hal+json'],
+      ...(route.schema.body
+        ? { consumes: route.schema.consumes ?? ['application/json', 'application/hal+json'] }
+        : {}),
+    };
   });
   // Clients that send Content-Type: application/json on every request, a body-less DELETE too, are not refused.
   // OSDI clients may send the HAL media type they receive (application/hal+json): the same JSON.

@@ -53,6 +53,10 @@ describe('OpenAPI document and docs page', () => {
         'identifiers',
       ]),
     );
+    // Bodies may come as JSON under either media type, as the API parses both.
+    const body = paths['/api/v1/people/person_signup_helper'].post.requestBody.content;
+    expect(Object.keys(body).sort()).toEqual(['application/hal+json', 'application/json']);
+    expect(body['application/hal+json'].schema.properties).toHaveProperty('person');
     const list = paths['/api/v1/people'].get.parameters.map((p: Json) => p.name);
     expect(list).toEqual(expect.arrayContaining(['page', 'per_page', 'filter', '$filter']));
     // The docs routes themselves are not API operations.
