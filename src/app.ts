@@ -33,7 +33,7 @@ export async function buildApp(
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     childLoggerFactory: (logger, bindings, options) =>
-      requestLoggerFactory(logger as Logger, bindings, options) as FastifyBaseLogger,
+      requestLoggerFactory(logger as Logger, bindings, options, ctx.config.secretKey) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     trustProxy: ctx.config.trustProxy,
     // Keep-alive sockets must not hold a graceful shutdown open.

@@ -42,6 +42,7 @@ export function clientPseudonym(secretKey: string, ip: string | null | undefined
 interface LoggedRequest {
   method?: string;
   url?: string;
+  ip?: string;
   routeOptions?: { url?: string };
 }
 
@@ -57,6 +58,23 @@ function serializeRequest(request: LoggedRequest) {
     method: request.method,
     url: pattern ?? maskPersonalData(path.length > 200 ? `${path.slice(0, 200)}…` : path),
   };
+}
+
+const serializersWithClient = new Map<string, { req: (request: LoggedRequest) => unknown }>();
+
+/** Request lines with the client named by its pseudonym (for the apps' request loggers, which know the secret). */
+function requestSerializersWithClient(secretKey: string) {
+  let made = serializersWithClient.get(secretKey);
+  if (!made) {
+    made = {
+      req: (request: LoggedRequest) => ({
+        ...serializeRequest(request),
+        client: clientPseudonym(secretKey, request.ip),
+      }),
+    };
+    serializersWithClient.set(secretKey, made);
+  }
+  return made;
 }
 
 function serializeError(error: unknown) {
@@ -126,15 +144,29 @@ class RequestLogger {
   private readonly parent: Logger;
   private readonly bindings: pino.Bindings;
   private readonly options: pino.ChildLoggerOptions | undefined;
+  private readonly secretKey: string | undefined;
 
-  constructor(parent: Logger, bindings: pino.Bindings, options: pino.ChildLoggerOptions | undefined) {
+  constructor(
+    parent: Logger,
+    bindings: pino.Bindings,
+    options: pino.ChildLoggerOptions | undefined,
+    secretKey: string | undefined,
+  ) {
     this.parent = parent;
     this.bindings = bindings;
     this.options = options;
+    this.secretKey = secretKey;
   }
 
   private real(): Logger {
-    return (this.made ??= this.parent.child(this.bindings, this.options));
+    if (this.made) return this.made;
+    const options = this.secretKey
+      ? {
+          ...this.options,
+          serializers: { ...this.options?.serializers, ...requestSerializersWithClient(this.secretKey) },
+        }
+      : this.options;
+    return (this.made = this.parent.child(this.bindings, options));
   }
 
   private write(level: LevelName, args: unknown[]): void {
@@ -175,11 +207,15 @@ class RequestLogger {
   }
 }
 
-/** Fastify's `childLoggerFactory`: each request's logger is made when it first writes. */
+/**
+ * Fastify's `childLoggerFactory`: each request's logger is made when it first writes; with the
+ * app's secret, its request lines name the client by pseudonym (`client`), never by address.
+ */
 export function requestLoggerFactory(
   logger: Logger,
   bindings: pino.Bindings,
   options: pino.ChildLoggerOptions | undefined,
+  secretKey?: string,
 ): Logger {
-  return new RequestLogger(logger, bindings, options) as unknown as Logger;
+  return new RequestLogger(logger, bindings, options, secretKey) as unknown as Logger;
 }
