@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { openRuntime } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
@@ -218,6 +219,16 @@ async function time(name: string, fn: () => Promise<string>): Promise<Timing> {
   return { name, ms, detail };
 }
 
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-data-'));
   const schema = engine === 'postgres' ? `bench_data_${process.pid}` : undefined;
@@ -317,8 +328,9 @@ async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
     await services.petitions.close();
     services.mailings.close();
     services.mail.close();
-    if (schema && !values.keep) await db.schema.dropSchema(schema).ifExists().cascade().execute();
     await runtime.close();
+    // After the runtime (and its job queue) has stopped, so that nothing still polls the schema.
+    if (schema && !values.keep) await dropSchema(schema);
     if (!values.keep) rmSync(dataDir, { recursive: true, force: true });
     else console.log(`  kept: ${schema ?? join(dataDir, 'undersign.db')}`);
   }
