@@ -1,4 +1,4 @@
-import { sql, type Expression } from 'kysely';
+import { CompiledQuery, sql, type Expression } from 'kysely';
 import type { DialectName, Executor } from '../db/index.ts';
 import { likeEscape } from '../db/index.ts';
 import { newId, nowIso } from '../ids.ts';
@@ -823,9 +823,24 @@ export async function insertIntakeIfNew(
   return written.rows.map((row) => row.id);
 }
 
+/** `insert … values (…), (…)` for `count` rows, made once per count (one prepared statement each). */
+const intakeInsertText = new Map<number, string>();
+function intakeInsert(count: number): string {
+  let text = intakeInsertText.get(count);
+  if (!text) {
+    text = `insert into signature_intake (id, petition_id, email_key, status, payload, created_at) values ${Array.from(
+      { length: count },
+      () => "(?, ?, ?, 'pending', ?, ?)",
+    ).join(', ')}`;
+    intakeInsertText.set(count, text);
+  }
+  return text;
+}
+
 /**
- * SQLite: takes in a batch of signings with one insert and no uniqueness check (the caller found
- * the repeats first; see the 0016 migration).
+ * SQLite: takes in a batch of signings with no uniqueness check (the caller found the repeats
+ * first; see the 0016 migration). Plain bound values in statements of 32, 16, 8, 4, 2 and 1 rows:
+ * SQLite then reads no JSON (a batch given as one JSON text cost about 8 µs more per row).
  */
 export async function insertIntake(
   db: Executor,
@@ -837,16 +852,18 @@ export async function insertIntake(
     created_at: string;
   }>,
 ): Promise<void> {
-  if (rows.length === 0) return;
-  // One JSON text for the batch: each payload is its object within it (kept as its JSON text),
-  // not a string escaped a second time.
-  const json = JSON.stringify(
-    rows.map((r) => ({ i: r.id, p: r.petition_id, k: r.email_key, d: r.payload, t: r.created_at })),
-  );
-  await sql`
-    insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
-    select value ->> 'i', value ->> 'p', value ->> 'k', 'pending', value -> 'd', value ->> 't'
-    from json_each(${json})`.execute(db);
+  let at = 0;
+  for (let size = 32; size >= 1; size >>= 1) {
+    while (rows.length - at >= size) {
+      const values: unknown[] = [];
+      for (let i = at; i < at + size; i++) {
+        const r = rows[i]!;
+        values.push(r.id, r.petition_id, r.email_key, JSON.stringify(r.payload), r.created_at);
+      }
+      await db.executeQuery(CompiledQuery.raw(intakeInsert(size), values));
+      at += size;
+    }
+  }
 }
 
 /** Processed rows (signed or repeat) of these email keys: the signings a new one repeats. */

@@ -173,6 +173,35 @@ describe('signature intake', () => {
     expect(await signaturesOf(petition.row.id)).toHaveLength(1);
   });
 
+  it('a surge of 77 signings at once is taken in whole: one row each, with what each signer sent', async () => {
+    const petition = await openPetition(t);
+    const emails = Array.from({ length: 77 }, (_, i) => uniqueEmail(`surge${i}`));
+    const results = await Promise.all(
+      emails.map((email, i) =>
+        t.services.petitions.signPetition(
+          petition.row.slug,
+          { email, givenName: `Signer ${i}`, postalCode: '94110', comment: `Reason ${i}` },
+          meta(),
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(emails.map(() => 'signed'));
+    const rows = await intakeOf(petition.row.id);
+    expect(rows).toHaveLength(77);
+    const byName = new Map(
+      rows.map((r) => {
+        const payload = JSON.parse(r.payload!) as { fields: { givenName: string; comment: string } };
+        return [payload.fields.givenName, payload.fields.comment];
+      }),
+    );
+    expect(byName.size).toBe(77);
+    for (let i = 0; i < 77; i++) expect(byName.get(`Signer ${i}`)).toBe(`Reason ${i}`);
+    await t.services.petitions.processPendingIntake();
+    const signatures = await signaturesOf(petition.row.id);
+    expect(signatures).toHaveLength(77);
+    expect(new Set(signatures.map((s) => s.signer_name)).size).toBe(77);
+  });
+
   it('a repeat is recognised before processing, also by a process started after the first signing', async () => {
     const petition = await openPetition(t);
     const email = uniqueEmail('restart');
