@@ -18,13 +18,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { openRuntime } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
 import type { Database, DialectName } from '../src/db/index.ts';
 import { createLogger } from '../src/log.ts';
 import { createServices } from '../src/services.ts';
+import { pgStatement } from './pg-admin.ts';
 
 const { values } = parseArgs({
   options: {
@@ -219,16 +219,6 @@ async function time(name: string, fn: () => Promise<string>): Promise<Timing> {
   return { name, ms, detail };
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: pgUrl });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists "${schema}" cascade`);
-  } finally {
-    await client.end();
-  }
-}
-
 async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-data-'));
   const schema = engine === 'postgres' ? `bench_data_${process.pid}` : undefined;
@@ -330,7 +320,7 @@ async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
     services.mail.close();
     await runtime.close();
     // After the runtime (and its job queue) has stopped, so that nothing still polls the schema.
-    if (schema && !values.keep) await dropSchema(schema);
+    if (schema && !values.keep) await pgStatement(pgUrl, `drop schema if exists "${schema}" cascade`);
     if (!values.keep) rmSync(dataDir, { recursive: true, force: true });
     else console.log(`  kept: ${schema ?? join(dataDir, 'undersign.db')}`);
   }

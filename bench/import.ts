@@ -13,7 +13,7 @@ import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { pgAnswers, pgStatement } from './pg-admin.ts';
 
 const { values } = parseArgs({
   options: {
@@ -94,19 +94,6 @@ async function generate(path: string, rows: number): Promise<void> {
   await once(out, 'finish');
 }
 
-async function pgReachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /** Runs in the child: one engine, one import, one JSON line on stdout. */
 async function runChild(engine: string, file: string): Promise<void> {
   const { loadConfig } = await import('../src/config.ts');
@@ -155,12 +142,7 @@ async function runChild(engine: string, file: string): Promise<void> {
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     await runtime.close();
-    if (schema && databaseUrl) {
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
-    }
+    if (schema && databaseUrl) await pgStatement(databaseUrl, `drop schema if exists ${schema} cascade`);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -216,7 +198,7 @@ async function main(): Promise<void> {
         .map((n) => n.toFixed(1))
         .join(' ')} on ${availableParallelism()} cores`,
     );
-    if (await pgReachable(defaultPgUrl)) {
+    if (await pgAnswers(defaultPgUrl)) {
       const postgres = await runEngine('postgres', file, defaultPgUrl);
       show(postgres);
       console.log(`PostgreSQL / SQLite time ratio: ${(postgres.seconds / sqlite.seconds).toFixed(2)}`);

@@ -20,8 +20,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { measureScaleOut, type CpuCaps } from './cpu-cap.ts';
+import { pgStatement } from './pg-admin.ts';
 import type { PersonInput } from '../src/people/index.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -89,10 +89,7 @@ async function stop(children: ChildProcess[]): Promise<void> {
 
 export async function runSendScaleOut(options: SendScaleOptions): Promise<boolean> {
   const database = `undersign_bench_send_${process.pid}`;
-  const admin = new pg.Client({ connectionString: options.pgUrl });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  await admin.end();
+  await pgStatement(options.pgUrl, `create database ${database}`);
   const url = databaseUrl(options.pgUrl, database);
   const dataDir = mkdtempSync(join(tmpdir(), 'undersign-bench-send-'));
   const env = {
@@ -190,10 +187,7 @@ export async function runSendScaleOut(options: SendScaleOptions): Promise<boolea
     await services.petitions.close();
     await runtime.close();
     rmSync(dataDir, { recursive: true, force: true });
-    const cleanup = new pg.Client({ connectionString: options.pgUrl });
-    await cleanup.connect();
-    await cleanup.query(`drop database if exists ${database} with (force)`);
-    await cleanup.end();
+    await pgStatement(options.pgUrl, `drop database if exists ${database} with (force)`);
   }
   return ok;
 }

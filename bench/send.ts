@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import type { PersonInput } from '../src/people/index.ts';
+import { pgStatement } from './pg-admin.ts';
 
 const { values } = parseArgs({
   options: {
@@ -239,10 +240,10 @@ async function main(): Promise<void> {
     services.mailings.close();
     services.mail.close();
     await services.petitions.close();
-    if (schema && config.databaseUrl) {
-      await runtime.ctx.db.schema.dropSchema(schema).ifExists().cascade().execute();
-    }
     await runtime.close();
+    // After the runtime (and its job queue) has stopped, so that nothing still polls the schema.
+    if (schema && config.databaseUrl)
+      await pgStatement(config.databaseUrl, `drop schema if exists ${schema} cascade`);
     rmSync(dataDir, { recursive: true, force: true });
     sink.kill();
   }

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { measureScaleOut, type CpuCaps } from './cpu-cap.ts';
+import { pgStatement } from './pg-admin.ts';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
@@ -161,10 +162,7 @@ async function round(
 
 export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean> {
   const database = `undersign_bench_web_${process.pid}`;
-  const admin = new pg.Client({ connectionString: options.pgUrl });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  await admin.end();
+  await pgStatement(options.pgUrl, `create database ${database}`);
   const url = databaseUrl(options.pgUrl, database);
   let ok = true;
   try {
@@ -218,10 +216,7 @@ export async function runWebScaleOut(options: WebScaleOptions): Promise<boolean>
       pair: (caps) => (caps ? pair(caps, '-capped', 3420) : pair(null, '', 3400)),
     });
   } finally {
-    const cleanup = new pg.Client({ connectionString: options.pgUrl });
-    await cleanup.connect();
-    await cleanup.query(`drop database if exists ${database} with (force)`);
-    await cleanup.end();
+    await pgStatement(options.pgUrl, `drop database if exists ${database} with (force)`);
   }
   return ok;
 }

@@ -16,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { openRuntime } from '../src/bootstrap.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createServices } from '../src/services.ts';
+import { pgAnswers, pgStatement } from './pg-admin.ts';
 
 const { values } = parseArgs({
   options: {
@@ -180,23 +180,7 @@ async function real(
     await app.close();
     await runtime.close();
     rmSync(dataDir, { recursive: true, force: true });
-    if (schema) {
-      const client = new pg.Client({ connectionString: pgUrl });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
-    }
-  }
-}
-
-async function postgresAnswers(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
+    if (schema) await pgStatement(pgUrl, `drop schema if exists ${schema} cascade`);
   }
 }
 
@@ -266,7 +250,7 @@ const engines: Array<'sqlite' | 'postgres'> =
       : ['sqlite', 'postgres'];
 let failed = false;
 for (const engine of engines) {
-  if (engine === 'postgres' && !(await postgresAnswers())) {
+  if (engine === 'postgres' && !(await pgAnswers(pgUrl))) {
     console.log(`\nPostgreSQL: skipped (${pgUrl} does not answer)`);
     continue;
   }
