@@ -400,9 +400,11 @@ function textMatches(
     sql`lower(coalesce(${sql.ref(`${alias}.given_name`)}, '') || ' ' || coalesce(${sql.ref(`${alias}.family_name`)}, ''))`;
   const emailLike = sql<SqlBool>`emails.address like ${pattern} escape '\\'`;
   if (postgres) {
+    // lower(address): the trigram index is on that expression, so exact lookups by address never
+    // take it (see the 0018 migration); addresses are stored lower-cased, and q is too.
     return sql<SqlBool>`people.id in (
       select named.id from people named where ${nameOf('named')} like ${pattern} escape '\\'
-      union select emails.person_id from emails where ${emailLike})`;
+      union select emails.person_id from emails where lower(emails.address) like ${pattern} escape '\\')`;
   }
   const exact = eb.or([
     sql<SqlBool>`${nameOf('people')} like ${pattern} escape '\\'`,

@@ -15,6 +15,7 @@ import * as m0014 from './0014-search.ts';
 import * as m0015 from './0015-dashboard.ts';
 import * as m0016 from './0016-intake-keys.ts';
 import * as m0017 from './0017-mailing-senders.ts';
+import * as m0018 from './0018-email-trigrams.ts';
 
 /** Every migration, in order. Names sort in the order they run. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0015-dashboard': m0015,
   '0016-intake-keys': m0016,
   '0017-mailing-senders': m0017,
+  '0018-email-trigrams': m0018,
 };
