@@ -313,6 +313,16 @@ async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
       console.log(`  ${t.name.padEnd(44)} ${ms} ms  ${t.detail}${flag}`);
     }
     console.log(`  (dashboard numbers kept in the background: computed in ${keptMs.toFixed(0)} ms)`);
+    if (engine === 'postgres') {
+      const setting = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(db);
+      const buffers = setting.rows[0]?.shared_buffers ?? 'unknown';
+      console.log(`  PostgreSQL shared_buffers: ${buffers}`);
+      if (slow && buffers === '128MB')
+        console.log(
+          '  (128MB is the packaged default: the audience count touches about 160 MB of index pages per run, so\n' +
+            '   they are read again from the operating system on every run; see README, "PostgreSQL memory")',
+        );
+    }
     if (slow) process.exitCode = 1;
   } finally {
     await services.petitions.close();
