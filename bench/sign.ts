@@ -3,7 +3,9 @@
  * ALTCHA off, rate limits off) and, in the same run, against a bare Fastify POST that parses the
  * same form body. Both listen on loopback in this process; autocannon runs in a worker thread. Runs on a fresh SQLite file, then on a
  * fresh PostgreSQL schema when DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) answers.
- * After each run it checks that every 201 answer is a committed signature.
+ * After each run it checks that every 201 answer is a committed signature. Each round also prints
+ * the CPU time per answered request of the server's thread and of the whole process: on a machine
+ * whose speed changes from minute to minute they tell a slower machine from a slower endpoint.
  *
  *   npm run bench:sign
  *   npm run bench:sign -- --duration 20 --connections 50 --rounds 5 --engine sqlite
@@ -43,6 +45,10 @@ const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/te
 
 interface Measured {
   requestsPerSecond: number;
+  /** CPU time of the server's thread (this process's main thread) per answered request, in µs. */
+  mainCpuUs: number;
+  /** The same for every thread of this process (server, its helper threads, the load generator). */
+  processCpuUs: number;
   p99: number;
   ok: number;
   non2xx: number;
@@ -55,6 +61,8 @@ interface Measured {
 const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
 
 async function load(url: string, seconds = duration): Promise<Measured> {
+  const cpuBefore = process.threadCpuUsage();
+  const allBefore = process.cpuUsage();
   const result = await autocannon({
     url,
     method: 'POST',
@@ -71,8 +79,12 @@ async function load(url: string, seconds = duration): Promise<Measured> {
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
     byStatus[code] = (stat as { count: number }).count;
   }
+  const cpu = process.threadCpuUsage(cpuBefore);
+  const all = process.cpuUsage(allBefore);
   return {
     requestsPerSecond: result.requests.average,
+    mainCpuUs: (cpu.user + cpu.system) / Math.max(1, result.requests.total),
+    processCpuUs: (all.user + all.system) / Math.max(1, result.requests.total),
     p99: result.latency.p99,
     ok: result['2xx'],
     non2xx: result.non2xx,
@@ -185,6 +197,8 @@ async function real(
 }
 
 const fmt = (n: number) => n.toFixed(0).padStart(7);
+/** CPU per request: the server's thread / the whole process (with the load generator), in µs. */
+const cpuOf = (m: Measured) => `${m.mainCpuUs.toFixed(0)}/${m.processCpuUs.toFixed(0)} µs`;
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
@@ -196,7 +210,7 @@ function report(name: string, rounds: Round[], signed: Signed): void {
   console.log(`\n${name}`);
   for (const [i, { baseline, signing }] of rounds.entries()) {
     console.log(
-      `  round ${i + 1}   : bare ${fmt(baseline.requestsPerSecond)} req/s (p99 ${baseline.p99} ms)   sign ${fmt(signing.requestsPerSecond)} req/s (p99 ${signing.p99} ms, ${signing.byStatus['201'] ?? 0} new, ${signing.byStatus['200'] ?? 0} already signed, ${signing.non2xx} non-2xx, ${signing.errors} errors)   ratio ${(signing.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}`,
+      `  round ${i + 1}   : bare ${fmt(baseline.requestsPerSecond)} req/s (p99 ${baseline.p99} ms, cpu ${cpuOf(baseline)})   sign ${fmt(signing.requestsPerSecond)} req/s (p99 ${signing.p99} ms, cpu ${cpuOf(signing)}, ${signing.byStatus['201'] ?? 0} new, ${signing.byStatus['200'] ?? 0} already signed, ${signing.non2xx} non-2xx, ${signing.errors} errors)   ratio ${(signing.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}`,
     );
   }
   const bare = median(rounds.map((r) => r.baseline.requestsPerSecond));
@@ -241,6 +255,9 @@ if (values.web) {
 
 console.log(
   `autocannon: ${connections} connections, ${roundCount} rounds of ${duration} s per endpoint after a ${warmUpSeconds} s warm-up of each, taking turns, loopback, in-process`,
+);
+console.log(
+  'cpu: CPU time per answered request, of the server thread / of the whole process (with the load generator)',
 );
 const engines: Array<'sqlite' | 'postgres'> =
   values.engine === 'sqlite'
