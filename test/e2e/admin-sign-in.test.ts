@@ -1,6 +1,12 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, chromiumAvailable, launchBrowser, newContext } from '../helpers/browser.ts';
+import {
+  axeViolations,
+  chromiumAvailable,
+  launchBrowser,
+  newContext,
+  waitForText,
+} from '../helpers/browser.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 
 describe.skipIf(!chromiumAvailable)('admin sign-in in Chromium', () => {
@@ -40,11 +46,13 @@ describe.skipIf(!chromiumAvailable)('admin sign-in in Chromium', () => {
     await page.getByLabel('Email').fill('founder@example.org');
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
+    await waitForText(page, 'alert', 'The email or password is not correct.');
     expect(await page.getByRole('alert').textContent()).toContain('The email or password is not correct.');
     await page.getByLabel('Password').fill('a very good password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL('**/admin');
     await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('cell', { name: 'founder@example.org', exact: true }).waitFor();
     expect(await page.getByRole('cell', { name: 'founder@example.org', exact: true }).count()).toBe(1);
     expect(await axeViolations(page)).toEqual([]);
     await context.close();

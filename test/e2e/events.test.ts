@@ -2,7 +2,13 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/run.ts';
 import { signIn } from '../helpers/auth.ts';
-import { axeViolations, chromiumAvailable, launchBrowser, newContext } from '../helpers/browser.ts';
+import {
+  axeViolations,
+  chromiumAvailable,
+  launchBrowser,
+  newContext,
+  waitForText,
+} from '../helpers/browser.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -58,6 +64,7 @@ describe.skipIf(!chromiumAvailable)('events in Chromium: RSVP, waitlist, check-i
     await page.getByLabel('Email (required)').fill('jon@example.org');
     await page.getByLabel('First name').fill('Jon');
     await page.getByRole('button', { name: 'Join the waitlist' }).click();
+    await waitForText(page, 'heading', "You're on the waitlist", { level: 1 });
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe("You're on the waitlist");
 
     // Inés cancels from her email link: Jon gets the place.
@@ -65,6 +72,7 @@ describe.skipIf(!chromiumAvailable)('events in Chromium: RSVP, waitlist, check-i
     await page.goto(link);
     expect(await axeViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Cancel my RSVP' }).click();
+    await waitForText(page, 'status', 'Your RSVP is cancelled');
     expect(await page.getByRole('status').textContent()).toContain('Your RSVP is cancelled');
     await t.ctx.jobs.drain();
     await smtp.waitFor(
@@ -85,6 +93,7 @@ describe.skipIf(!chromiumAvailable)('events in Chromium: RSVP, waitlist, check-i
     expect(await phone.getByRole('status').textContent()).toContain('1 of 1 checked in');
     expect(await phone.getByText('Checked in', { exact: true }).count()).toBe(1);
     await phone.getByRole('button', { name: 'Undo check-in of Jon' }).click();
+    await waitForText(phone, 'status', '0 of 1 checked in');
     expect(await phone.getByRole('status').textContent()).toContain('0 of 1 checked in');
     await admin.close();
   });
@@ -119,6 +128,7 @@ describe.skipIf(!chromiumAvailable)('events in Chromium: RSVP, waitlist, check-i
     await page.getByLabel('Email (required)').fill('reno@example.org');
     await page.getByLabel('First name').fill('Ren');
     await page.getByRole('button', { name: 'Join' }).click();
+    await waitForText(page, 'status', 'You are now a member');
     expect(await page.getByRole('status').textContent()).toContain('You are now a member');
     expect(await t.services.groups.countMembers(state.id)).toBe(1);
     await context.close();

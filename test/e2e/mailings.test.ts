@@ -1,6 +1,12 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, chromiumAvailable, launchBrowser, newContext } from '../helpers/browser.ts';
+import {
+  axeViolations,
+  chromiumAvailable,
+  launchBrowser,
+  newContext,
+  waitForText,
+} from '../helpers/browser.ts';
 import { signIn } from '../helpers/auth.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 import { addPeople } from '../mail/fixtures.ts';
@@ -67,9 +73,11 @@ describe.skipIf(!chromiumAvailable && !process.env.REQUIRE_CHROMIUM)('mailings i
     expect(await prefs.getByRole('heading', { level: 1 }).textContent()).toBe('Email preferences');
     expect(await axeViolations(prefs)).toEqual([]);
     await prefs.getByRole('button', { name: 'Leave “Weekly”' }).click();
+    await waitForText(prefs, 'status', 'You have left that list.');
     expect(await prefs.getByRole('status').textContent()).toContain('You have left that list.');
     await prefs.goto(new URL(unsubscribe).pathname);
     await prefs.getByRole('button', { name: 'Unsubscribe from all email' }).click();
+    await waitForText(prefs, 'heading', 'You are unsubscribed', { level: 1 });
     expect(await prefs.getByRole('heading', { level: 1 }).textContent()).toBe('You are unsubscribed');
     expect(await axeViolations(prefs)).toEqual([]);
     const row = await t.ctx.db

@@ -2,7 +2,13 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Petition } from '../../src/petitions/index.ts';
 import { signIn } from '../helpers/auth.ts';
-import { axeViolations, chromiumAvailable, launchBrowser, newContext } from '../helpers/browser.ts';
+import {
+  axeViolations,
+  chromiumAvailable,
+  launchBrowser,
+  newContext,
+  waitForText,
+} from '../helpers/browser.ts';
 import { createTestApp } from '../helpers/runtime.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -93,6 +99,7 @@ describe.skipIf(!chromiumAvailable)('petitions in Chromium', () => {
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Confirm your signature');
     expect(await axeViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Confirm my signature' }).click();
+    await waitForText(page, 'heading', 'Your signature is confirmed', { level: 1 });
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your signature is confirmed');
     const share = await page.getByLabel('Your share link').inputValue();
     expect(share).toMatch(/\/petitions\/protect-elm-park\?ref=[a-z0-9]+$/);
@@ -134,6 +141,7 @@ describe.skipIf(!chromiumAvailable)('petitions in Chromium', () => {
     await page.waitForURL('**/thanks?status=pending**');
     await page.goto(await confirmationPath('grace@example.org'));
     await page.getByRole('button', { name: 'Confirm my signature' }).click();
+    await waitForText(page, 'heading', 'Your signature is confirmed', { level: 1 });
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your signature is confirmed');
     expect(await t.services.petitions.countReferrals(petition.row.id, referrer.referral_code)).toBe(1);
     await reader.clock.fastForward(16_000);
@@ -187,6 +195,7 @@ describe.skipIf(!chromiumAvailable)('petitions in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Firmar' }).count()).toBe(1);
     expect(await axeViolations(page)).toEqual([]);
     await page.getByRole('link', { name: 'English' }).click();
+    await waitForText(page, 'heading', 'Protect Elm Park', { level: 1 });
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Protect Elm Park');
     await context.close();
   });

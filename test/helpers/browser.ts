@@ -91,3 +91,16 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
     nodes: v.nodes.map((n) => n.target.join(' ')),
   }));
 }
+
+/**
+ * Waits until an element of `role` shows `text`: a click that submits a form or follows a link does
+ * not wait for the next page, so reading at once may still read the page before it.
+ */
+export async function waitForText(
+  page: Page,
+  role: Parameters<Page['getByRole']>[0],
+  text: string,
+  options: { level?: number } = {},
+): Promise<void> {
+  await page.getByRole(role, options).filter({ hasText: text }).first().waitFor();
+}
