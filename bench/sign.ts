@@ -45,7 +45,7 @@ const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/te
 
 interface Measured {
   requestsPerSecond: number;
-  /** CPU time of the server's thread (this process's main thread) per answered request, in µs. */
+  /** CPU time of the server's thread (this process's main thread) per answered request, in µs (NaN: unknown). */
   mainCpuUs: number;
   /** The same for every thread of this process (server, its helper threads, the load generator). */
   processCpuUs: number;
@@ -60,8 +60,12 @@ interface Measured {
 // event loop; the request bodies come from this module.
 const setupRequest = fileURLToPath(new URL('./sign-request.cjs', import.meta.url));
 
+// Node 23.9 and later; on Node 22 only the whole process's CPU is printed.
+const threadCpu = (previous?: NodeJS.CpuUsage): NodeJS.CpuUsage | null =>
+  typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage(previous) : null;
+
 async function load(url: string, seconds = duration): Promise<Measured> {
-  const cpuBefore = process.threadCpuUsage();
+  const cpuBefore = threadCpu();
   const allBefore = process.cpuUsage();
   const result = await autocannon({
     url,
@@ -79,11 +83,11 @@ async function load(url: string, seconds = duration): Promise<Measured> {
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
     byStatus[code] = (stat as { count: number }).count;
   }
-  const cpu = process.threadCpuUsage(cpuBefore);
+  const cpu = cpuBefore && threadCpu(cpuBefore);
   const all = process.cpuUsage(allBefore);
   return {
     requestsPerSecond: result.requests.average,
-    mainCpuUs: (cpu.user + cpu.system) / Math.max(1, result.requests.total),
+    mainCpuUs: cpu ? (cpu.user + cpu.system) / Math.max(1, result.requests.total) : NaN,
     processCpuUs: (all.user + all.system) / Math.max(1, result.requests.total),
     p99: result.latency.p99,
     ok: result['2xx'],
@@ -198,7 +202,8 @@ async function real(
 
 const fmt = (n: number) => n.toFixed(0).padStart(7);
 /** CPU per request: the server's thread / the whole process (with the load generator), in µs. */
-const cpuOf = (m: Measured) => `${m.mainCpuUs.toFixed(0)}/${m.processCpuUs.toFixed(0)} µs`;
+const cpuOf = (m: Measured) =>
+  `${Number.isNaN(m.mainCpuUs) ? '–' : m.mainCpuUs.toFixed(0)}/${m.processCpuUs.toFixed(0)} µs`;
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
