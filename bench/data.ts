@@ -146,9 +146,12 @@ async function generate(db: Kysely<Database>, dialect: DialectName): Promise<{ p
       } as never)
       .execute();
   }
-  // Signature j: person j % people signs petition (j / people + j % people) % petitions, so each
-  // person signs each petition at most once; later people sign later.
-  const petitionExpr = `((i / ${peopleCount}) + (i % ${peopleCount})) % ${petitionCount}`;
+  // Signature j: person p = j % people signs petition (j / people + p / 100) % petitions, so each
+  // person signs consecutive petitions, each at most once; later people sign later. The first
+  // petition a person signs follows from p / 100 and the district from p % 100, so which petitions
+  // the people of a district signed is spread like everyone's (with the first petition following
+  // from p % 10, every person of a district had signed A and not B).
+  const petitionExpr = `((i / ${peopleCount}) + ((i % ${peopleCount}) / 100)) % ${petitionCount}`;
   const signer = `(i % ${peopleCount})`;
   const signedAt = d.iso(`${start} + ${d.int(`${signer} * ${step}`)} + (i / ${peopleCount}) * 60`);
   const petitionId = `'00000000-0000-7000-8003-' || ${d.pad(petitionExpr, 12)}`;
@@ -319,8 +322,8 @@ async function runEngine(engine: 'sqlite' | 'postgres'): Promise<void> {
       console.log(`  PostgreSQL shared_buffers: ${buffers}`);
       if (slow && buffers === '128MB')
         console.log(
-          '  (128MB is the packaged default: the audience count touches about 160 MB of index pages per run, so\n' +
-            '   they are read again from the operating system on every run; see README, "PostgreSQL memory")',
+          '  (128MB is the packaged default: index pages a count walks that do not fit there are read again\n' +
+            '   from the operating system on every run; see README, "PostgreSQL memory")',
         );
     }
     if (slow) process.exitCode = 1;
