@@ -197,10 +197,27 @@ describe('mail audiences', () => {
     expect(await count({ districts, signed: [c.id] })).toBe(0);
     expect(await count({ districts, notSigned: [c.id] })).toBe(3); // ana, ben, cy
     expect(await count({ districts, signed: [a.id, c.id], notSigned: [b.id] })).toBe(1); // ana
+    // Criteria on the person's own record apply on top of the district's narrowed people.
+    expect(await count({ districts, signed: [a.id], tags: ['donor'] })).toBe(1); // cy
+    expect(await count({ districts, notSigned: [b.id], excludeTags: ['donor'] })).toBe(1); // ana
+    expect(await count({ districts, signed: [a.id], languages: ['es'], lists: ['News'] })).toBe(1); // ana
     // The same criteria without a district read the sets whole: same answers.
     expect(await count({ signed: [a.id], notSigned: [b.id] })).toBe(1); // ana
     expect(await count({ notSigned: [a.id, b.id] })).toBe(2); // ben, dee
     expect(await count({ signed: [c.id] })).toBe(0);
+
+    // Sending to "signed A, not signed B, in district C" writes exactly those recipients.
+    const mailingId = await t.services.mailings.createMailing({
+      ...from,
+      audience: { districts, signed: [a.id], notSigned: [b.id] },
+    });
+    expect(await t.services.mailings.startSending(mailingId)).toBe(1);
+    const recipients = await t.ctx.db
+      .selectFrom('mailing_recipients')
+      .select(['person_id', 'email'])
+      .where('mailing_id', '=', mailingId)
+      .execute();
+    expect(recipients).toEqual([{ person_id: ids.get('ana@a.example'), email: 'ana@a.example' }]);
   });
 
   it('rejects a malformed audience definition', async () => {

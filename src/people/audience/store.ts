@@ -63,10 +63,32 @@ export type ReachableEmailQuery = SelectQueryBuilder<
  * twice, so consumers dedupe by person (insert-or-ignore, count distinct).
  */
 export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter): ReachableEmailQuery {
-  let query = db
-    .selectFrom('emails')
-    .select(['emails.person_id as person_id', 'emails.address as email'])
-    .where('emails.status', '=', 'subscribed');
+  const select = ['emails.person_id as person_id', 'emails.address as email'] as const;
+  // A district is a small part of everyone: its people lead. They are narrowed first by the person
+  // sets (signers of a petition, members of groups), each probed per candidate with `exists`, and
+  // only those left are looked up in `emails`: most people are subscribed, so that look-up narrows
+  // least and comes last. A materialised CTE holds that order on both engines (left to itself,
+  // PostgreSQL probed every candidate's emails first: one more index page per candidate, which
+  // made the working set outgrow a default shared_buffers). With `in`, SQLite first copied the
+  // whole set (every signer of a petition: 500,000 people) into a temporary index.
+  const probe = Boolean(filter.districts?.length);
+  let query: ReachableEmailQuery;
+  if (probe) {
+    const candidates = selectDistrictCandidates(db, filter);
+    query = db
+      .with(
+        (cte) => cte('audience_candidates').materialized(),
+        () => candidates,
+      )
+      .selectFrom('emails')
+      .select(select)
+      .where('emails.status', '=', 'subscribed')
+      .where('emails.person_id', 'in', (eb) =>
+        eb.selectFrom('audience_candidates').select('audience_candidates.person_id'),
+      ) as unknown as ReachableEmailQuery;
+  } else {
+    query = db.selectFrom('emails').select(select).where('emails.status', '=', 'subscribed');
+  }
   if (filter.lists?.length) {
     const names = [...filter.lists];
     query = query.where('emails.person_id', 'in', (eb) =>
@@ -117,59 +139,22 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
         ),
     );
   }
-  if (filter.districts?.length) {
-    const inDistricts = selectPersonIdsInDistricts(db, filter.districts, filter.districtPostalCodes);
-    query = query.where('emails.person_id', 'in', inDistricts);
-  }
   if (filter.languages?.length) {
     const languages = filter.languages.map((language) => language.toLowerCase());
     query = query.where('emails.person_id', 'in', (eb) =>
       eb.selectFrom('people').select('people.id as person_id').where('people.language', 'in', languages),
     );
   }
-  // A district is a small part of everyone: its people lead, and each other set (signers of a
-  // petition, members of groups) is probed per candidate with `exists`. With `in`, SQLite first
-  // copied the whole set (every signer of a petition: 500,000 people) into a temporary index.
-  const probe = Boolean(filter.districts?.length);
-  const personId = sql.ref<string>('emails.person_id');
-  for (const set of filter.include ?? []) {
-    if (isPersonSet(set)) {
-      query = probe
-        ? query.where((eb) => eb.exists(set.ofPerson(personId)))
-        : query.where('emails.person_id', 'in', set.all);
-      continue;
+  if (!probe) {
+    const personId = sql.ref<string>('emails.person_id');
+    for (const set of filter.include ?? []) {
+      query = query.where('emails.person_id', 'in', isPersonSet(set) ? set.all : set);
     }
-    const subquery = set;
-    query = probe
-      ? query.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom(subquery.as('included'))
-              .select('included.person_id')
-              .whereRef('included.person_id', '=', 'emails.person_id'),
-          ),
-        )
-      : query.where('emails.person_id', 'in', subquery);
-  }
-  // `not exists` rather than `not in`: PostgreSQL runs `not in (subquery)` as a scan of the whole
-  // subquery per candidate once it outgrows work_mem (an audience "not signed B" of a petition with
-  // 500,000 signers ran for minutes); `not exists` is an anti-join on both engines.
-  for (const set of filter.exclude ?? []) {
-    if (isPersonSet(set)) {
-      query = query.where((eb) => eb.not(eb.exists(set.ofPerson(personId))));
-      continue;
-    }
-    const subquery = set;
-    query = query.where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom(subquery.as('excluded'))
-            .select('excluded.person_id')
-            .whereRef('excluded.person_id', '=', 'emails.person_id'),
-        ),
-      ),
-    );
+    // `not exists` rather than `not in`: PostgreSQL runs `not in (subquery)` as a scan of the whole
+    // subquery per candidate once it outgrows work_mem (an audience "not signed B" of a petition with
+    // 500,000 signers ran for minutes); `not exists` is an anti-join on both engines.
+    for (const set of filter.exclude ?? [])
+      query = query.where((eb) => eb.not(eb.exists(ofPerson(db, set, personId))));
   }
   for (const subquery of filter.excludeAddresses ?? []) {
     query = query.where((eb) =>
@@ -184,6 +169,31 @@ export function selectReachableEmails(db: Executor, filter: PeopleAudienceFilter
     );
   }
   return query.orderBy('emails.person_id').orderBy('emails.is_primary', 'desc').orderBy('emails.address');
+}
+
+/** The rows of one person (`personId`, a column of the embedding query) in a set. */
+function ofPerson(
+  db: Executor,
+  set: PersonIdSubquery | PersonSet,
+  personId: Expression<string>,
+): PersonIdSubquery {
+  if (isPersonSet(set)) return set.ofPerson(personId);
+  return db.selectFrom(set.as('in_set')).select('in_set.person_id').where('in_set.person_id', '=', personId);
+}
+
+/**
+ * The people of the audience's districts that every included set holds and no excluded set does
+ * (a person may come twice: read it with IN).
+ */
+function selectDistrictCandidates(db: Executor, filter: PeopleAudienceFilter): PersonIdSubquery {
+  const inDistricts = selectPersonIdsInDistricts(db, filter.districts ?? [], filter.districtPostalCodes);
+  const personId = sql.ref<string>('in_district.person_id');
+  let candidates = db.selectFrom(inDistricts.as('in_district')).select('in_district.person_id');
+  for (const set of filter.include ?? [])
+    candidates = candidates.where((eb) => eb.exists(ofPerson(db, set, personId)));
+  for (const set of filter.exclude ?? [])
+    candidates = candidates.where((eb) => eb.not(eb.exists(ofPerson(db, set, personId))));
+  return candidates;
 }
 
 /** Merge fields of one batch of recipients, keyed by person id. */
