@@ -30,7 +30,14 @@ export async function openRuntime(
     // `serve` runs jobs only with its embedded worker; `undersign worker` says so itself.
     runsJobs: options.runsJobs ?? config.embeddedWorker,
   });
-  const ctx: AppContext = { config, db: handle.db, dialect: handle.dialect, log, jobs };
+  const ctx: AppContext = {
+    config,
+    db: handle.db,
+    dialect: handle.dialect,
+    ...(handle.sqlite ? { sqlite: handle.sqlite } : {}),
+    log,
+    jobs,
+  };
   return {
     ctx,
     handle,

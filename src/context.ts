@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import type { DB, DialectName } from './db/index.ts';
+import type { DB, DialectName, SqliteAccess } from './db/index.ts';
 import type { JobQueue } from './jobs/index.ts';
 import type { Logger } from './log.ts';
 
@@ -8,6 +8,8 @@ export interface AppContext {
   config: Config;
   db: DB;
   dialect: DialectName;
+  /** SQLite only: synchronous statements on Kysely's connection, for the signing hot path. */
+  sqlite?: SqliteAccess;
   log: Logger;
   jobs: JobQueue;
 }

@@ -27,7 +27,25 @@ export interface DatabaseOptions {
 export interface DatabaseHandle {
   db: DB;
   dialect: DialectName;
+  /** SQLite only: the connection Kysely uses, for hot paths that run synchronously on it. */
+  sqlite?: SqliteAccess;
   close(): Promise<void>;
+}
+
+/**
+ * Statements run straight on the SQLite connection, without Kysely's promise per statement: a
+ * batch of eight statements cost 110–190 µs through a Kysely transaction and 7 µs here. Use it only
+ * while Kysely is not running anything else on the connection: within `transaction`, or inside a
+ * `db.transaction()` callback (the statements then join that transaction).
+ */
+export interface SqliteAccess {
+  /** Prepared statements, reused by SQL text. */
+  readonly database: Sqlite.Database;
+  /**
+   * Waits for the connection (Kysely's queries and transactions run one at a time on it), then runs
+   * `work` in one write transaction (BEGIN IMMEDIATE … COMMIT; rolled back if it throws).
+   */
+  transaction<T>(work: (database: Sqlite.Database) => T): Promise<T>;
 }
 
 // int8 (counts, sums) as JS numbers: our counts stay far below 2^53.
@@ -114,12 +132,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   // A log that grew in a surge is cut back to 64 MB once it starts over.
   database.pragma('journal_size_limit = 67108864');
   const checkpointer = await startCheckpointer(database, options.sqliteFile);
-  const db = new Kysely<Database>({
-    dialect: new ImmediateSqliteDialect({ database: cachingStatements(database) }),
-  });
+  const statements = cachingStatements(database);
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) });
+  const inTransaction = database.transaction((work: (database: Sqlite.Database) => unknown) =>
+    work(statements),
+  );
+  const sqlite: SqliteAccess = {
+    database: statements,
+    transaction: <T>(work: (database: Sqlite.Database) => T) =>
+      db.connection().execute(async () => inTransaction.immediate(work) as T),
+  };
   return {
     db,
     dialect: 'sqlite',
+    sqlite,
     close: async () => {
       await checkpointer.stop();
       await db.destroy();

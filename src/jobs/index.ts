@@ -8,6 +8,8 @@ import { insertJob, insertJobs } from './store.ts';
 export { JobRunner, type JobRunnerOptions } from './runner.ts';
 export { PgBossJobQueue } from './pg-boss.ts';
 export type { JobHandler, JobQueue, NewJob } from './queue.ts';
+/** SQLite: enqueue synchronously inside a transaction holding the connection (the queue is the jobs table). */
+export { insertJobSqlite as enqueueJobSqlite } from './store.ts';
 
 /**
  * The queue of each open database, found from any executor on it: a Kysely instance and its

@@ -1,3 +1,4 @@
+import type Sqlite from 'better-sqlite3';
 import type { DialectName, Executor, JobRow } from '../db/index.ts';
 import { newId, nowIso } from '../ids.ts';
 import type { NewJob } from './queue.ts';
@@ -7,11 +8,8 @@ export async function insertJob(db: Executor, job: NewJob): Promise<string> {
   return id!;
 }
 
-/** Many jobs in one insert (a batch of signatures queues a batch of emails). */
-export async function insertJobs(db: Executor, jobs: readonly NewJob[]): Promise<string[]> {
-  if (jobs.length === 0) return [];
-  const now = nowIso();
-  const rows = jobs.map((job) => ({
+function newJobRow(job: NewJob, now: string) {
+  return {
     id: newId(),
     queue: job.queue,
     payload: JSON.stringify(job.payload),
@@ -24,9 +22,29 @@ export async function insertJobs(db: Executor, jobs: readonly NewJob[]): Promise
     last_error: null,
     created_at: now,
     updated_at: now,
-  }));
+  };
+}
+
+/** Many jobs in one insert (a batch of signatures queues a batch of emails). */
+export async function insertJobs(db: Executor, jobs: readonly NewJob[]): Promise<string[]> {
+  if (jobs.length === 0) return [];
+  const now = nowIso();
+  const rows = jobs.map((job) => newJobRow(job, now));
   await db.insertInto('jobs').values(rows).execute();
   return rows.map((row) => row.id);
+}
+
+/**
+ * SQLite: one job, written synchronously on the connection (inside a transaction that holds it;
+ * see SqliteAccess in db/connect.ts). On SQLite the queue is this table, so this is enqueueing.
+ */
+export function insertJobSqlite(db: Sqlite.Database, job: NewJob): string {
+  const row = newJobRow(job, nowIso());
+  const columns = Object.keys(row);
+  db.prepare(
+    `insert into jobs (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`,
+  ).run(row);
+  return row.id;
 }
 
 /** Claims the next ready job (or one whose lease expired after a crash) for `leaseMs`. */

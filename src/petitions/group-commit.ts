@@ -1,4 +1,4 @@
-import { isConnectionError, type DB, type Trx } from '../db/index.ts';
+import { isConnectionError } from '../db/index.ts';
 
 interface Pending<T, R> {
   item: T;
@@ -30,16 +30,15 @@ export class GroupCommitter<T, R> {
   private queue: Array<Pending<T, R>> = [];
   private active = 0;
   private scheduled = false;
-  private readonly db: DB;
-  private readonly write: (trx: Trx, items: T[]) => Promise<R[]>;
+  private readonly run: (items: T[]) => Promise<R[]>;
   private readonly maxBatch: number;
   private readonly maxConcurrent: number;
   private readonly waitMs: number;
   private readonly afterCommit: ((items: T[], results: R[]) => void) | undefined;
 
+  /** `run` writes one batch in one transaction and answers for each item, in order. */
   constructor(
-    db: DB,
-    write: (trx: Trx, items: T[]) => Promise<R[]>,
+    run: (items: T[]) => Promise<R[]>,
     options: {
       maxBatch?: number;
       maxConcurrent?: number;
@@ -48,8 +47,7 @@ export class GroupCommitter<T, R> {
       afterCommit?: (items: T[], results: R[]) => void;
     } = {},
   ) {
-    this.db = db;
-    this.write = write;
+    this.run = run;
     this.maxBatch = options.maxBatch ?? 100;
     this.maxConcurrent = options.maxConcurrent ?? 1;
     this.waitMs = options.waitMs ?? 8000;
@@ -106,7 +104,7 @@ export class GroupCommitter<T, R> {
     let results: R[];
     const items = batch.map((entry) => entry.item);
     try {
-      results = await this.db.transaction().execute((trx) => this.write(trx, items));
+      results = await this.run(items);
     } catch (error) {
       if (batch.length === 1 || isConnectionError(error)) {
         for (const entry of batch) entry.reject(error);

@@ -1,14 +1,19 @@
 /**
- * The signings a web process took in on SQLite that may not be processed yet, by (petition, email
- * key) → intake row id: how a repeat is recognised before the job has made its signature (the
+ * The signings a web process took in on SQLite that may not be processed yet, by petition and
+ * email key → intake row id: how a repeat is recognised before the job has made its signature (the
  * intake keeps no unique index there; see the 0016 migration). Loaded from the pending rows when
  * the first signing arrives, added to after each commit, trimmed when the job processes rows here.
  *
- * It is a memory of this process only: a repeat taken in by another process, or older than the
- * newest `limit` signings, is not recognised at once; the job then finds it and changes nothing.
+ * One map per petition, keyed by the email key itself: a look-up hashes a string that already
+ * exists (and keeps its hash) instead of a new "petition + key" string per signing.
+ *
+ * It is a memory of this process only: a repeat taken in by another process, or one forgotten to
+ * stay within `limit` (the oldest tenth of each petition's go first), is not recognised at once;
+ * the job then finds it and changes nothing.
  */
 export class PendingKeys {
-  private readonly ids = new Map<string, string>();
+  private readonly byPetition = new Map<string, Map<string, string>>();
+  private count = 0;
   private loaded = false;
   private readonly limit: number;
 
@@ -16,6 +21,7 @@ export class PendingKeys {
     this.limit = limit;
   }
 
+  /** One text for a (petition, email key) pair, for maps local to a batch. */
   static key(petitionId: string, emailKey: string): string {
     return `${petitionId}\n${emailKey}`;
   }
@@ -30,33 +36,47 @@ export class PendingKeys {
     this.loaded = true;
     for (let i = rows.length - 1; i >= 0; i--) {
       const row = rows[i]!;
-      this.add(PendingKeys.key(row.petition_id, row.email_key), row.id);
+      this.add(row.petition_id, row.email_key, row.id);
     }
   }
 
-  get(key: string): string | undefined {
-    return this.ids.get(key);
+  get(petitionId: string, emailKey: string): string | undefined {
+    return this.byPetition.get(petitionId)?.get(emailKey);
   }
 
-  add(key: string, id: string): void {
-    this.ids.delete(key);
-    this.ids.set(key, id);
-    // A Map iterates in insertion order: the oldest go first.
-    if (this.ids.size > this.limit) {
-      let excess = Math.ceil(this.limit / 10);
-      for (const oldest of this.ids.keys()) {
-        this.ids.delete(oldest);
-        if (--excess === 0) break;
-      }
-    }
+  add(petitionId: string, emailKey: string, id: string): void {
+    let ids = this.byPetition.get(petitionId);
+    if (!ids) this.byPetition.set(petitionId, (ids = new Map()));
+    // A Map iterates in insertion order: a key taken in again (after an erasure) moves to the end.
+    const size = ids.size;
+    ids.delete(emailKey);
+    ids.set(emailKey, id);
+    if (ids.size > size) this.count++;
+    if (this.count > this.limit) this.trim();
   }
 
   /** Forgets a processed row (only if the key still names it). */
-  remove(key: string, id: string): void {
-    if (this.ids.get(key) === id) this.ids.delete(key);
+  remove(petitionId: string, emailKey: string, id: string): void {
+    const ids = this.byPetition.get(petitionId);
+    if (ids?.get(emailKey) !== id) return;
+    ids.delete(emailKey);
+    this.count--;
+    if (ids.size === 0) this.byPetition.delete(petitionId);
   }
 
   get size(): number {
-    return this.ids.size;
+    return this.count;
+  }
+
+  private trim(): void {
+    for (const [petitionId, ids] of this.byPetition) {
+      let excess = Math.ceil(ids.size / 10);
+      for (const oldest of ids.keys()) {
+        ids.delete(oldest);
+        this.count--;
+        if (--excess === 0) break;
+      }
+      if (ids.size === 0) this.byPetition.delete(petitionId);
+    }
   }
 }

@@ -1,10 +1,11 @@
+import type Sqlite from 'better-sqlite3';
 import type { Expression } from 'kysely';
 import { createHash, hash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { AppContext } from '../context.ts';
 import { isConnectionError, isUniqueViolation, type Executor, type Trx } from '../db/index.ts';
 import { AppError } from '../errors.ts';
-import { enqueueJob } from '../jobs/index.ts';
+import { enqueueJob, enqueueJobSqlite } from '../jobs/index.ts';
 import { tryNormaliseEmail } from '../people/index.ts';
 import { RateLimiter } from '../ratelimit/index.ts';
 import { newId, nowIso } from '../ids.ts';
@@ -13,6 +14,7 @@ import { AltchaGuard } from './altcha.ts';
 import { CounterBatcher } from './counters.ts';
 import { displayGoal } from './goal.ts';
 import { GroupCommitter } from './group-commit.ts';
+import * as intakeSqlite from './intake-sqlite.ts';
 import { PendingKeys } from './pending-keys.ts';
 import { messages, pickLanguage, type Language } from './i18n.ts';
 import { renderMarkdown } from './markdown.ts';
@@ -133,9 +135,13 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   // (one SQLite writer; a few parallel batches on PostgreSQL).
   // SQLite: the signings this process took in and the job may not have processed yet.
   const pendingKeys = ctx.dialect === 'sqlite' ? new PendingKeys() : null;
+  const sqlite = ctx.sqlite;
   const intakeCommitter = new GroupCommitter<SignItem, IntakeOutcome>(
-    db,
-    (trx, items) => writeIntake(trx, items),
+    (items) =>
+      // SQLite: the whole batch synchronously on the connection, no promise per statement.
+      pendingKeys && sqlite
+        ? sqlite.transaction((database) => writeIntakeSqlite(database, intakeEntries(items), pendingKeys, {}))
+        : db.transaction().execute((trx) => writeIntake(trx, items)),
     {
       maxBatch: 500,
       maxConcurrent: ctx.dialect === 'sqlite' ? 1 : 4,
@@ -143,7 +149,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
         if (!pendingKeys) return;
         items.forEach((item, i) => {
           if (outcomes[i]!.inserted) {
-            pendingKeys.add(PendingKeys.key(item.petition.row.id, item.emailKey), item.signatureId);
+            pendingKeys.add(item.petition.row.id, item.emailKey, item.signatureId);
           }
         });
       },
@@ -578,17 +584,9 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     };
   }
 
-  /**
-   * Takes in a batch of signings in one transaction: one insert (a repeat of (petition, email) is
-   * left alone) and one job that will process the new rows. Nothing else is written per signature.
-   */
-  async function writeIntake(
-    trx: Trx,
-    items: readonly SignItem[],
-    options: { enqueue?: boolean } = {},
-  ): Promise<IntakeOutcome[]> {
+  function intakeEntries(items: readonly SignItem[]): IntakeEntry[] {
     const now = nowIso();
-    const entries: IntakeEntry[] = items.map((item) => ({
+    return items.map((item) => ({
       id: item.signatureId,
       petition_id: item.petition.row.id,
       email_key: item.emailKey,
@@ -604,13 +602,26 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
       },
       created_at: now,
     }));
-    if (pendingKeys) return writeIntakeSqlite(trx, entries, pendingKeys, options);
+  }
+
+  /**
+   * Takes in a batch of signings in one transaction: one insert (a repeat of (petition, email) is
+   * left alone) and one job that will process the new rows. Nothing else is written per signature.
+   */
+  async function writeIntake(
+    trx: Trx,
+    items: readonly SignItem[],
+    options: { enqueue?: boolean } = {},
+  ): Promise<IntakeOutcome[]> {
+    const entries = intakeEntries(items);
+    // SQLite: statements straight on the connection, which this transaction holds.
+    if (pendingKeys && sqlite) return writeIntakeSqlite(sqlite.database, entries, pendingKeys, options);
     const rows: NewIntakeRow[] = entries.map((entry) => ({
       ...entry,
       status: 'pending',
       payload: JSON.stringify(entry.payload),
     }));
-    const inserted = new Set(await store.insertIntakeIfNew(trx, ctx.dialect, rows));
+    const inserted = new Set(await store.insertIntakeIfNew(trx, rows));
     if (inserted.size > 0 && options.enqueue !== false) {
       await enqueueJob(trx, { queue: INTAKE_QUEUE, payload: { ids: [...inserted] } });
     }
@@ -633,45 +644,51 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   /**
    * SQLite: the batch's repeats are found first — an earlier row of the batch, a row this process
    * took in (pending or processed since), a processed row — and the rest inserted without a
-   * uniqueness check (see the 0016 migration). The SQLite transaction excludes every other writer,
-   * so nothing can slip in between the look-up and the insert within this process.
+   * uniqueness check (see the 0016 migration). Synchronous, inside a write transaction that holds
+   * the connection: SQLite excludes every other writer, so nothing can slip in between the look-up
+   * and the insert within this process.
    */
-  async function writeIntakeSqlite(
-    trx: Trx,
+  function writeIntakeSqlite(
+    database: Sqlite.Database,
     rows: readonly IntakeEntry[],
     keys: PendingKeys,
     options: { enqueue?: boolean },
-  ): Promise<IntakeOutcome[]> {
-    if (!keys.isLoaded) keys.load(await store.listPendingIntakeKeys(trx, 250_000));
+  ): IntakeOutcome[] {
+    if (!keys.isLoaded) keys.load(intakeSqlite.listPendingIntakeKeys(database, 250_000));
     const keyOf = (r: { petition_id: string; email_key: string }) =>
       PendingKeys.key(r.petition_id, r.email_key);
+    // Each row's key made once: three look-ups below use it.
+    const rowKeys = rows.map(keyOf);
     const firstInBatch = new Map<string, IntakeEntry>();
     const rememberedIds: string[] = [];
     const unknown: IntakeEntry[] = [];
-    for (const r of rows) {
-      const key = keyOf(r);
-      if (firstInBatch.has(key)) continue;
+    rows.forEach((r, i) => {
+      const key = rowKeys[i]!;
+      if (firstInBatch.has(key)) return;
       firstInBatch.set(key, r);
-      const remembered = keys.get(key);
+      const remembered = keys.get(r.petition_id, r.email_key);
       if (remembered) rememberedIds.push(remembered);
       else unknown.push(r);
-    }
-    const earlier: Map<string, Pick<IntakeRow, 'id' | 'signature_id' | 'payload'>> = await findProcessedByKey(
-      trx,
+    });
+    const earlier: Map<string, Pick<IntakeRow, 'id' | 'signature_id' | 'payload'>> = processedSqlite(
+      database,
       unknown,
     );
     // A remembered row may have been erased since: then the signing is new after all.
-    for (const found of await store.findIntakeByIds(trx, rememberedIds)) earlier.set(keyOf(found), found);
-    const fresh = [...firstInBatch.values()].filter((r) => !earlier.has(keyOf(r)));
-    await store.insertIntake(trx, fresh);
-    if (fresh.length > 0 && options.enqueue !== false) {
-      await enqueueJob(trx, { queue: INTAKE_QUEUE, payload: { ids: fresh.map((r) => r.id) } });
+    for (const found of intakeSqlite.findIntakeByIds(database, rememberedIds)) {
+      earlier.set(keyOf(found), found);
     }
-    return rows.map((r) => {
-      const key = keyOf(r);
-      const first = firstInBatch.get(key)!;
+    const fresh = earlier.size === 0 ? [...firstInBatch.values()] : [];
+    if (earlier.size > 0) for (const [key, r] of firstInBatch) if (!earlier.has(key)) fresh.push(r);
+    intakeSqlite.insertIntake(database, fresh);
+    if (fresh.length > 0 && options.enqueue !== false) {
+      enqueueJobSqlite(database, { queue: INTAKE_QUEUE, payload: { ids: fresh.map((r) => r.id) } });
+    }
+    return rows.map((r, i) => {
+      const key = rowKeys[i]!;
       const before = earlier.get(key);
       if (before) return { inserted: false, intake: before };
+      const first = firstInBatch.get(key)!;
       if (first === r) return { inserted: true };
       // The same address twice in one batch (a double click): the second repeats the first.
       return {
@@ -810,20 +827,41 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     return repeatOf;
   }
 
+  function byPetition(
+    rows: ReadonlyArray<{ petition_id: string; email_key: string }>,
+  ): Map<string, string[]> {
+    const keys = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = keys.get(r.petition_id);
+      if (list) list.push(r.email_key);
+      else keys.set(r.petition_id, [r.email_key]);
+    }
+    return keys;
+  }
+
   /** Processed intake rows (signed or repeat) with the keys of these rows, by PendingKeys.key. */
   async function findProcessedByKey(
     trx: Trx,
     rows: ReadonlyArray<{ petition_id: string; email_key: string }>,
   ): Promise<Map<string, IntakeRow>> {
-    const byPetition = new Map<string, string[]>();
-    for (const r of rows) {
-      const keys = byPetition.get(r.petition_id);
-      if (keys) keys.push(r.email_key);
-      else byPetition.set(r.petition_id, [r.email_key]);
-    }
+    // SQLite: statements straight on the connection, which this transaction holds.
+    if (sqlite) return processedSqlite(sqlite.database, rows);
     const found = new Map<string, IntakeRow>();
-    for (const [petitionId, emailKeys] of byPetition) {
-      for (const row of await store.findProcessedIntakeByKeys(trx, ctx.dialect, petitionId, emailKeys)) {
+    for (const [petitionId, emailKeys] of byPetition(rows)) {
+      for (const row of await store.findProcessedIntakeByKeys(trx, petitionId, emailKeys)) {
+        found.set(PendingKeys.key(petitionId, row.email_key), row);
+      }
+    }
+    return found;
+  }
+
+  function processedSqlite(
+    database: Sqlite.Database,
+    rows: ReadonlyArray<{ petition_id: string; email_key: string }>,
+  ): Map<string, IntakeRow> {
+    const found = new Map<string, IntakeRow>();
+    for (const [petitionId, emailKeys] of byPetition(rows)) {
+      for (const row of intakeSqlite.findProcessedIntakeByKeys(database, petitionId, emailKeys)) {
         found.set(PendingKeys.key(petitionId, row.email_key), row);
       }
     }
@@ -836,7 +874,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
    */
   function countProcessed(processed: readonly Processed[]): void {
     for (const p of processed) {
-      pendingKeys?.remove(PendingKeys.key(p.petitionId, p.emailKey), p.id);
+      pendingKeys?.remove(p.petitionId, p.emailKey, p.id);
       if (p.status === 'signed') counters.add(p.petitionId, p.districtId, 1, p.confirmed ? 1 : 0);
     }
   }

@@ -1,4 +1,4 @@
-import { CompiledQuery, sql, type Expression } from 'kysely';
+import { sql, type Expression } from 'kysely';
 import type { DialectName, Executor } from '../db/index.ts';
 import { likeEscape } from '../db/index.ts';
 import { newId, nowIso } from '../ids.ts';
@@ -793,104 +793,41 @@ export async function anonymiseSignaturesOfPerson(db: Executor, personId: string
 /* Signature intake */
 
 /**
- * Inserts the rows whose (petition, email) was not taken in yet; returns the ids written. The rows
- * travel as one JSON parameter, so the statement text is the same for every batch (prepared once)
+ * PostgreSQL (SQLite keeps no unique index here; see intake-sqlite.ts): inserts the rows whose
+ * (petition, email) was not taken in yet; returns the ids written. The rows travel as one JSON parameter, so the statement text is the same for every batch (prepared once)
  * and no per-row SQL is built: this insert is all a signing answer waits for.
  */
-export async function insertIntakeIfNew(
-  db: Executor,
-  dialect: DialectName,
-  rows: readonly NewIntakeRow[],
-): Promise<string[]> {
+export async function insertIntakeIfNew(db: Executor, rows: readonly NewIntakeRow[]): Promise<string[]> {
   if (rows.length === 0) return [];
   const json = JSON.stringify(
     rows.map((r) => ({ i: r.id, p: r.petition_id, k: r.email_key, d: r.payload, t: r.created_at })),
   );
-  const written =
-    dialect === 'sqlite'
-      ? await sql<{ id: string }>`
-          insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
-          select value ->> 'i', value ->> 'p', value ->> 'k', 'pending', value ->> 'd', value ->> 't'
-          from json_each(${json}) where true
-          on conflict (petition_id, email_key) do nothing
-          returning id`.execute(db)
-      : await sql<{ id: string }>`
-          insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
-          select r.i, r.p, r.k, 'pending', r.d, r.t
-          from json_to_recordset(${json}::json) as r(i text, p text, k text, d text, t text)
-          on conflict (petition_id, email_key) do nothing
-          returning id`.execute(db);
+  const written = await sql<{ id: string }>`
+    insert into signature_intake (id, petition_id, email_key, status, payload, created_at)
+    select r.i, r.p, r.k, 'pending', r.d, r.t
+    from json_to_recordset(${json}::json) as r(i text, p text, k text, d text, t text)
+    on conflict (petition_id, email_key) do nothing
+    returning id`.execute(db);
   return written.rows.map((row) => row.id);
 }
 
-/** `insert … values (…), (…)` for `count` rows, made once per count (one prepared statement each). */
-const intakeInsertText = new Map<number, string>();
-function intakeInsert(count: number): string {
-  let text = intakeInsertText.get(count);
-  if (!text) {
-    text = `insert into signature_intake (id, petition_id, email_key, status, payload, created_at) values ${Array.from(
-      { length: count },
-      () => "(?, ?, ?, 'pending', ?, ?)",
-    ).join(', ')}`;
-    intakeInsertText.set(count, text);
-  }
-  return text;
-}
-
 /**
- * SQLite: takes in a batch of signings with no uniqueness check (the caller found the repeats
- * first; see the 0016 migration). Plain bound values in statements of 32, 16, 8, 4, 2 and 1 rows:
- * SQLite then reads no JSON (a batch given as one JSON text cost about 8 µs more per row).
+ * Processed rows (signed or repeat) of these email keys: the signings a new one repeats.
+ * PostgreSQL; SQLite has its own (intake-sqlite.ts).
  */
-export async function insertIntake(
-  db: Executor,
-  rows: ReadonlyArray<{
-    id: string;
-    petition_id: string;
-    email_key: string;
-    payload: unknown;
-    created_at: string;
-  }>,
-): Promise<void> {
-  let at = 0;
-  for (let size = 32; size >= 1; size >>= 1) {
-    while (rows.length - at >= size) {
-      const values: unknown[] = [];
-      for (let i = at; i < at + size; i++) {
-        const r = rows[i]!;
-        values.push(r.id, r.petition_id, r.email_key, JSON.stringify(r.payload), r.created_at);
-      }
-      await db.executeQuery(CompiledQuery.raw(intakeInsert(size), values));
-      at += size;
-    }
-  }
-}
-
-/** Processed rows (signed or repeat) of these email keys: the signings a new one repeats. */
 export async function findProcessedIntakeByKeys(
   db: Executor,
-  dialect: DialectName,
   petitionId: string,
   emailKeys: readonly string[],
 ): Promise<IntakeRow[]> {
   if (emailKeys.length === 0) return [];
-  return (
-    db
-      .selectFrom('signature_intake')
-      .selectAll()
-      .where('petition_id', '=', petitionId)
-      // SQLite: one parameter whatever the batch's size (one statement to prepare, one value to bind).
-      .where(
-        'email_key',
-        'in',
-        dialect === 'sqlite'
-          ? sql<string>`(select value from json_each(${JSON.stringify(emailKeys)}))`
-          : [...emailKeys],
-      )
-      // A literal, so that SQLite matches the partial index's condition.
-      .where('status', '<>', sql.lit('pending'))
-      .execute()
-  );
+  return db
+    .selectFrom('signature_intake')
+    .selectAll()
+    .where('petition_id', '=', petitionId)
+    .where('email_key', 'in', [...emailKeys])
+    .where('status', '<>', 'pending')
+    .execute();
 }
 
 export async function findIntakeByIds(db: Executor, ids: readonly string[]): Promise<IntakeRow[]> {
@@ -899,20 +836,6 @@ export async function findIntakeByIds(db: Executor, ids: readonly string[]): Pro
     .selectFrom('signature_intake')
     .selectAll()
     .where('id', 'in', [...ids])
-    .execute();
-}
-
-/** The newest pending rows' keys, newest first (a web process on SQLite remembers them). */
-export function listPendingIntakeKeys(
-  db: Executor,
-  limit: number,
-): Promise<Array<Pick<IntakeRow, 'id' | 'petition_id' | 'email_key'>>> {
-  return db
-    .selectFrom('signature_intake')
-    .select(['id', 'petition_id', 'email_key'])
-    .where('status', '=', 'pending')
-    .orderBy('created_at', 'desc')
-    .limit(limit)
     .execute();
 }
 

@@ -13,17 +13,19 @@ describe('group commit', () => {
 
   it('batches concurrent writes into one transaction and retries a failed batch item by item', async () => {
     const batches: string[][] = [];
-    const committer = new GroupCommitter<string, string>(t.ctx.db, async (trx, items) => {
-      batches.push([...items]);
-      for (const item of items) {
-        if (item === 'bad') throw new Error('bad item');
-        await trx
-          .insertInto('tags')
-          .values({ id: `tag-${item}`, name: `group-commit-${item}`, created_at: new Date().toISOString() })
-          .execute();
-      }
-      return items.map((item) => `ok:${item}`);
-    });
+    const committer = new GroupCommitter<string, string>((items) =>
+      t.ctx.db.transaction().execute(async (trx) => {
+        batches.push([...items]);
+        for (const item of items) {
+          if (item === 'bad') throw new Error('bad item');
+          await trx
+            .insertInto('tags')
+            .values({ id: `tag-${item}`, name: `group-commit-${item}`, created_at: new Date().toISOString() })
+            .execute();
+        }
+        return items.map((item) => `ok:${item}`);
+      }),
+    );
     const settled = await Promise.allSettled(['a', 'b', 'bad', 'c'].map((item) => committer.submit(item)));
     expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
       'ok:a',
@@ -45,7 +47,7 @@ describe('group commit', () => {
 
   it('fails every item of a batch at once when the database is unreachable (no retry one by one)', async () => {
     const batches: string[][] = [];
-    const committer = new GroupCommitter<string, string>(t.ctx.db, async (_trx, items) => {
+    const committer = new GroupCommitter<string, string>(async (items) => {
       batches.push([...items]);
       throw new Error('Connection terminated unexpectedly');
     });
@@ -59,8 +61,7 @@ describe('group commit', () => {
     const stall = new Promise<void>((resolve) => (release = resolve));
     const written: string[] = [];
     const committer = new GroupCommitter<string, string>(
-      t.ctx.db,
-      async (_trx, items) => {
+      async (items) => {
         if (items.includes('first')) await stall;
         written.push(...items);
         return items.map((item) => `ok:${item}`);
