@@ -34,16 +34,20 @@ export async function insertJobs(db: Executor, jobs: readonly NewJob[]): Promise
   return rows.map((row) => row.id);
 }
 
+/** The columns of `newJobRow`, named once. */
+let jobInsertText: string | undefined;
+
 /**
  * SQLite: one job, written synchronously on the connection (inside a transaction that holds it;
  * see SqliteAccess in db/connect.ts). On SQLite the queue is this table, so this is enqueueing.
  */
 export function insertJobSqlite(db: Sqlite.Database, job: NewJob): string {
   const row = newJobRow(job, nowIso());
-  const columns = Object.keys(row);
-  db.prepare(
-    `insert into jobs (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`,
-  ).run(row);
+  jobInsertText ??= (() => {
+    const columns = Object.keys(row);
+    return `insert into jobs (${columns.join(', ')}) values (${columns.map((c) => `@${c}`).join(', ')})`;
+  })();
+  db.prepare(jobInsertText).run(row);
   return row.id;
 }
 

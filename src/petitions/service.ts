@@ -134,8 +134,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   // Signatures arriving together are taken in together: one transaction and one insert per batch
   // (one SQLite writer; a few parallel batches on PostgreSQL).
   // SQLite: the signings this process took in and the job may not have processed yet.
-  const pendingKeys = ctx.dialect === 'sqlite' ? new PendingKeys() : null;
   const sqlite = ctx.sqlite;
+  const pendingKeys = sqlite ? new PendingKeys() : null;
   const intakeCommitter = new GroupCommitter<SignItem, IntakeOutcome>(
     (items) =>
       // SQLite: the whole batch synchronously on the connection, no promise per statement.
@@ -678,8 +678,8 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
     for (const found of intakeSqlite.findIntakeByIds(database, rememberedIds)) {
       earlier.set(keyOf(found), found);
     }
-    const fresh = earlier.size === 0 ? [...firstInBatch.values()] : [];
-    if (earlier.size > 0) for (const [key, r] of firstInBatch) if (!earlier.has(key)) fresh.push(r);
+    const fresh: IntakeEntry[] = [];
+    for (const [key, r] of firstInBatch) if (!earlier.has(key)) fresh.push(r);
     intakeSqlite.insertIntake(database, fresh);
     if (fresh.length > 0 && options.enqueue !== false) {
       enqueueJobSqlite(database, { queue: INTAKE_QUEUE, payload: { ids: fresh.map((r) => r.id) } });

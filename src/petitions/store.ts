@@ -794,8 +794,9 @@ export async function anonymiseSignaturesOfPerson(db: Executor, personId: string
 
 /**
  * PostgreSQL (SQLite keeps no unique index here; see intake-sqlite.ts): inserts the rows whose
- * (petition, email) was not taken in yet; returns the ids written. The rows travel as one JSON parameter, so the statement text is the same for every batch (prepared once)
- * and no per-row SQL is built: this insert is all a signing answer waits for.
+ * (petition, email) was not taken in yet; returns the ids written. The rows travel as one JSON
+ * parameter, so the statement text is the same for every batch (prepared once) and no per-row SQL
+ * is built: this insert is all a signing answer waits for.
  */
 export async function insertIntakeIfNew(db: Executor, rows: readonly NewIntakeRow[]): Promise<string[]> {
   if (rows.length === 0) return [];
