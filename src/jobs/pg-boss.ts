@@ -233,31 +233,38 @@ export class PgBossJobQueue implements JobQueue {
   private async work(queue: string): Promise<void> {
     await this.ensureQueue(queue);
     this.working.add(queue);
-    await this.boss.work<Record<string, unknown>>(
-      queue,
-      {
-        batchSize: 1,
-        localConcurrency: this.concurrency,
-        // Poll every 2 s even while listening (a missed notification must not leave a job waiting
-        // 30 s), and fetch without pause while more jobs are ready (a backlog after a restart).
-        pollingIntervalSeconds: 2,
-        notifyPollingIntervalSeconds: 2,
-        burstWhenReadyExceeds: 1,
-      },
-      async ([job]) => {
-        if (!job) return;
-        try {
-          await this.runHandler(queue, job);
-        } catch (error) {
-          this.log.warn(
-            { queue, jobId: job.id, attempts: job.retryCount + 1, err: errorMessage(error) },
-            'job failed',
-          );
-          await this.lastAttemptFailed(queue, job.id);
-          throw error;
-        }
-      },
-    );
+    // One work() per worker, so each knows its own id: a worker that has just run a job fetches
+    // again at once, and waits for the poll only once a fetch finds nothing. A backlog (after a
+    // restart or an outage, when no notification announces the jobs) is then taken as fast as the
+    // jobs run, not one job per poll; pg-boss's own burst mode waits for queue statistics that are
+    // read once a minute.
+    for (let i = 0; i < this.concurrency; i++) {
+      const worker = { id: '' };
+      worker.id = await this.boss.work<Record<string, unknown>>(
+        queue,
+        {
+          batchSize: 1,
+          // Poll every 2 s even while listening: a missed notification must not leave a job waiting 30 s.
+          pollingIntervalSeconds: 2,
+          notifyPollingIntervalSeconds: 2,
+        },
+        async ([job]) => {
+          if (!job) return;
+          try {
+            await this.runHandler(queue, job);
+          } catch (error) {
+            this.log.warn(
+              { queue, jobId: job.id, attempts: job.retryCount + 1, err: errorMessage(error) },
+              'job failed',
+            );
+            await this.lastAttemptFailed(queue, job.id);
+            throw error;
+          } finally {
+            if (worker.id) this.boss.notifyWorker(worker.id);
+          }
+        },
+      );
+    }
   }
 
   private runHandler(queue: string, job: Job<Record<string, unknown>>): Promise<void> {

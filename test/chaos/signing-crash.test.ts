@@ -88,6 +88,9 @@ describe('kill -9 of the server while people sign', () => {
             : '',
         ).toEqual([]);
         expect(duplicated).toEqual([]);
+        // Promptly: the backlog left by the crash runs job after job, not one job per poll. A job
+        // lost with the killed process waits for its missed heartbeat (15 s) and a supervision (5 s).
+        expect(waitedMs).toBeLessThan(40_000);
         expect(unknown).toEqual([]);
         // The exact count the dashboard shows agrees with the rows.
         const dashboard = await db.services.petitions.getDashboard(petition.id);
