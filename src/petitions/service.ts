@@ -57,6 +57,12 @@ const CONFIRM_TTL_MS = 14 * 24 * 3600_000;
 const RESEND_AFTER_MS = 10 * 60_000;
 const PETITION_CACHE_MS = 5000;
 const COUNT_CACHE_MS = 2000;
+/**
+ * A count older than COUNT_CACHE_MS is still served, at once, while the new one is read: readers
+ * never wait for a slow or unreachable database behind a number that was right seconds ago. Past
+ * this age readers wait for the read.
+ */
+const COUNT_STALE_MS = 60_000;
 
 const slugPattern = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const emailPattern = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
@@ -129,7 +135,7 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   >();
   let districtCacheAt = Date.now();
   const districtNames = new Map<string, { at: number; names: Map<string, string> }>();
-  const countCache = new Map<string, { at: number; count: Promise<PublicCount> }>();
+  const countCache = new Map<string, { at: number; value?: PublicCount; loading?: Promise<PublicCount> }>();
   const markdownCache = new Map<string, { key: string; html: string }>();
   // Signatures arriving together are taken in together: one transaction and one insert per batch
   // (one SQLite writer; a few parallel batches on PostgreSQL).
@@ -1136,16 +1142,33 @@ export function createPetitionService(ctx: AppContext, deps: PetitionDeps) {
   /* ---------- public numbers ---------- */
 
   async function getPublicCount(slug: string): Promise<PublicCount> {
-    const cached = countCache.get(slug);
-    if (cached && Date.now() - cached.at < COUNT_CACHE_MS) return cached.count;
-    // Readers arriving while the count is read share that one read.
-    const count = getPetitionBySlug(slug).then(publicCountOf);
-    const entry = { at: Date.now(), count };
-    countCache.set(slug, entry);
-    count.catch(() => {
-      if (countCache.get(slug) === entry) countCache.delete(slug);
-    });
-    return count;
+    const now = Date.now();
+    let entry = countCache.get(slug);
+    if (entry?.value && now - entry.at < COUNT_CACHE_MS) return entry.value;
+    if (!entry) {
+      entry = { at: 0 };
+      countCache.set(slug, entry);
+    }
+    if (!entry.loading) {
+      // Readers arriving while the count is read share that one read.
+      const loading = getPetitionBySlug(slug).then(publicCountOf);
+      const target = entry;
+      target.loading = loading;
+      loading.then(
+        (value) => {
+          target.value = value;
+          target.at = Date.now();
+          target.loading = undefined;
+        },
+        () => {
+          target.loading = undefined;
+          // Nothing to serve meanwhile (an unknown slug, say): nothing is kept.
+          if (!target.value && countCache.get(slug) === target) countCache.delete(slug);
+        },
+      );
+    }
+    if (entry.value && now - entry.at < COUNT_STALE_MS) return entry.value;
+    return entry.loading!;
   }
 
   /** Counter table plus unflushed deltas (fresh within this process). */

@@ -205,6 +205,10 @@ describe.skipIf(!postgres)('PostgreSQL unreachable for a few seconds under load'
       );
       expect(healthDown.length).toBeGreaterThan(0);
       expect(healthDown.filter((p) => p.status !== 503).map(explain)).toEqual([]);
+      // The public count keeps answering, at once, with the count it last read (src/petitions/service.ts).
+      const countsDown = readers.probes.filter((p) => p.path.endsWith('/count.json') && during(p.startedAt));
+      expect(countsDown.length).toBeGreaterThan(0);
+      expect(countsDown.filter((p) => p.status !== 200 || p.ms > boundMs).map(explain)).toEqual([]);
       const signDown = signAnswers.filter((a) => a.status === 503);
       expect(signDown.length).toBeGreaterThan(0);
       expect(JSON.parse(signDown[0]!.body)).toEqual({

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 import { meta, openPetition, uniqueEmail } from './helpers.ts';
 
@@ -9,6 +9,9 @@ describe('signing a petition', () => {
   });
   afterAll(async () => {
     await t.close();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
   });
 
   it('records one signature per person: signing again says already signed and changes nothing', async () => {
@@ -200,5 +203,30 @@ describe('signing a petition', () => {
       Array.from({ length: 5 }, () => t.services.petitions.getPublicCount(petition.row.slug)),
     );
     for (const count of counts) expect(count).toBe(counts[0]);
+  });
+
+  it('serves the last count at once while the next is read, and waits only for a count a minute old', async () => {
+    const petition = await openPetition(t);
+    const slug = petition.row.slug;
+    const sign = async () => {
+      await t.services.petitions.signPetition(
+        slug,
+        { email: uniqueEmail(), givenName: 'S', postalCode: '1' },
+        meta(),
+      );
+      await t.services.petitions.flushPending();
+    };
+    const first = await t.services.petitions.getPublicCount(slug);
+    expect(first.total).toBe(0);
+    await sign();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    // Past the 2 s cache: the reader gets the last count without waiting, and a read starts.
+    vi.setSystemTime(Date.now() + 3000);
+    expect(await t.services.petitions.getPublicCount(slug)).toBe(first);
+    await vi.waitFor(async () => expect((await t.services.petitions.getPublicCount(slug)).total).toBe(1));
+    // A count more than a minute old is not served: the reader waits for the new one.
+    await sign();
+    vi.setSystemTime(Date.now() + 61_000);
+    expect((await t.services.petitions.getPublicCount(slug)).total).toBe(2);
   });
 });
